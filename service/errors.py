@@ -1,0 +1,52 @@
+"""Domain errors raised below the HTTP layer.
+
+Each carries the HTTP status it maps to; the API turns any of them into
+``{"message": ...}`` with that status in one place (``service.api``).
+"""
+
+
+class DatasetError(Exception):
+    """Base of every error a client can be told about."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(DatasetError):
+    status = 400
+
+
+class InvalidJSON(DatasetError):
+    status = 400
+
+
+class Unauthorized(DatasetError):
+    status = 401
+
+
+class DatasetNotFound(DatasetError):
+    status = 404
+
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__(f"No dataset with id {dataset_id!r}.")
+
+
+class PayloadTooLarge(DatasetError):
+    status = 413
+
+
+class UnsupportedMediaType(DatasetError):
+    status = 415
+
+
+class NotTabular(DatasetError):
+    """The data cannot become a spreadsheet (for example, too many columns)."""
+
+    status = 422
+
+
+class StorageUnavailable(DatasetError):
+    status = 503
