@@ -22,5 +22,7 @@ def write_workbook(open_json: Callable[[], BinaryIO], out: BinaryIO) -> None:
     sheet.append(columns)
     for record in records:
         row = record if isinstance(record, dict) else {"value": record}
-        sheet.append([str(row.get(c)) if isinstance(row.get(c), (dict, list)) else row.get(c) for c in columns])
+        sheet.append(
+            [str(row.get(c)) if isinstance(row.get(c), (dict, list)) else row.get(c) for c in columns]
+        )
     workbook.save(out)

@@ -1,0 +1,31 @@
+"""datasets-api: JSON datasets in S3-compatible storage, exported as Excel workbooks."""
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from . import api, config, storage
+
+# Room for the multipart envelope around the largest allowed file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, or from ``test_config`` laid over it."""
+    app = Flask(__name__)
+    app.config.from_mapping(config.from_environment())
+    app.config.update(
+        RESTX_MASK_SWAGGER=False,  # no X-Fields mask parameter in the docs
+        ERROR_404_HELP=False,  # no "did you mean" suggestions appended to 404 messages
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    # Werkzeug refuses larger bodies with 413 before reading them.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    storage.init_app(app)
+    api.init_app(app)
+    return app

@@ -1,0 +1,187 @@
+"""The /datasets namespace: upload, list, look up, delete, export and download."""
+
+import unicodedata
+from pathlib import PurePosixPath
+from typing import IO
+from urllib.parse import quote
+
+from flask import Response, current_app, request, url_for
+from flask_restx import Namespace, Resource, fields, inputs, reqparse
+from werkzeug.datastructures import FileStorage, Headers
+
+from .. import exports, ids, upload
+from ..errors import BadRequest, UnsupportedMediaType
+from ..storage import XLSX_MIMETYPE, get_storage
+from .auth import require_token
+from .errors import error_model
+
+ns = Namespace("datasets", description="JSON datasets and their Excel exports", decorators=[require_token])
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+class NullableString(fields.String):
+    """A string that may be null (Swagger 2.0 says so with x-nullable)."""
+
+    def schema(self) -> dict:
+        return {**super().schema(), "x-nullable": True}
+
+
+dataset_model = ns.model(
+    "Dataset",
+    {
+        "id": fields.String(
+            required=True, description="URL-safe, sorts by creation time", example=ids.new_id()
+        ),
+        "filename": fields.String(required=True, description="As uploaded, path parts stripped"),
+        "size": fields.Integer(required=True, description="Bytes stored", min=0),
+        "created_at": fields.DateTime(required=True, dt_format="iso8601", description="UTC"),
+    },
+)
+page_model = ns.model(
+    "DatasetPage",
+    {
+        "items": fields.List(fields.Nested(dataset_model), required=True, description="Oldest first"),
+        "next_cursor": NullableString(required=True, description="Pass as ?cursor= for the next page"),
+    },
+)
+
+list_arguments = reqparse.RequestParser()
+list_arguments.add_argument(
+    "limit", type=inputs.int_range(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"1 to {MAX_LIMIT}"
+)
+list_arguments.add_argument("cursor", type=str, help="next_cursor of the previous page")
+
+upload_arguments = reqparse.RequestParser()
+upload_arguments.add_argument("file", location="files", type=FileStorage, required=True, help="A JSON file")
+
+
+def _documented_errors(*codes: int):
+    """Document the error responses a call can give, each with the Error model."""
+    descriptions = {
+        400: "Bad request (the message says what)",
+        401: "A valid bearer token is required (when API_TOKENS is set)",
+        404: "No such dataset",
+        413: "Upload larger than MAX_UPLOAD_BYTES",
+        415: "Content type is neither multipart/form-data nor application/json",
+        422: "The data cannot become a spreadsheet",
+        503: "Storage is unreachable",
+    }
+
+    def decorate(method):
+        for code in (*codes, 401, 503):
+            method = ns.response(code, descriptions[code], error_model)(method)
+        return method
+
+    return decorate
+
+
+@ns.route("/")
+class DatasetList(Resource):
+    @ns.expect(list_arguments)
+    @ns.marshal_with(page_model)
+    @_documented_errors(400)
+    def get(self) -> dict:
+        """List datasets, oldest first, a page at a time."""
+        arguments = list_arguments.parse_args()
+        cursor = arguments["cursor"]
+        if cursor is not None and not ids.is_valid(cursor):
+            raise BadRequest("cursor: not a cursor this API gave out.")
+        items, next_cursor = get_storage().list(arguments["limit"], cursor)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @ns.doc(
+        description="Send the file as the multipart field `file`, or the raw JSON as the body with "
+        "`Content-Type: application/json` and its name in `?filename=` (default dataset.json).",
+        params={"filename": {"in": "query", "type": "string", "description": "Name for a raw-body upload"}},
+    )
+    @ns.expect(upload_arguments)
+    @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
+    @_documented_errors(400, 413, 415)
+    def post(self) -> tuple[dict, int, dict]:
+        """Upload a JSON dataset."""
+        body, filename = _upload_source()
+        received, size = upload.receive(body, current_app.config["MAX_UPLOAD_BYTES"])
+        with received:
+            dataset = get_storage().save(received, filename, size)
+        location = url_for("datasets_dataset", dataset_id=dataset.id)
+        return ns.marshal(dataset, dataset_model), 201, {"Location": location}
+
+
+def _upload_source() -> tuple[IO[bytes], str]:
+    """The upload's byte stream and file name, from a multipart form or a raw JSON body."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        sent = request.files.get("file")
+        if sent is None:
+            raise BadRequest("No file: send the JSON as the multipart field 'file'.")
+        return sent.stream, upload.clean_filename(sent.filename)
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        return request.stream, upload.clean_filename(request.args.get("filename"))
+    if not mimetype and not request.content_length:
+        raise BadRequest(
+            "No file: send a multipart field 'file' or a body with Content-Type: application/json."
+        )
+    raise UnsupportedMediaType(
+        f"Unsupported content type {mimetype or '(none)'!r}: use multipart/form-data or application/json."
+    )
+
+
+@ns.route("/<string:dataset_id>/")
+@ns.param("dataset_id", "The dataset's id")
+class Dataset(Resource):
+    @ns.marshal_with(dataset_model)
+    @_documented_errors(404)
+    def get(self, dataset_id: str):
+        """A dataset's details."""
+        return get_storage().get(dataset_id)
+
+    @ns.response(204, "Deleted, with its cached export")
+    @_documented_errors(404)
+    def delete(self, dataset_id: str) -> tuple[str, int]:
+        """Delete a dataset."""
+        get_storage().delete(dataset_id)
+        return "", 204
+
+
+@ns.route("/<string:dataset_id>/excel/")
+@ns.param("dataset_id", "The dataset's id")
+class DatasetExcel(Resource):
+    @ns.produces([XLSX_MIMETYPE])
+    @ns.response(200, "The workbook (.xlsx)")
+    @_documented_errors(404, 422)
+    def get(self, dataset_id: str) -> Response:
+        """Export a dataset as an Excel workbook."""
+        storage = get_storage()
+        dataset = storage.get(dataset_id)
+        workbook = exports.workbook_for(storage, dataset)
+        download_name = PurePosixPath(dataset.filename).stem + ".xlsx"
+        return _download(workbook.chunks, workbook.length, XLSX_MIMETYPE, download_name)
+
+
+@ns.route("/<string:dataset_id>/content/")
+@ns.param("dataset_id", "The dataset's id")
+class DatasetContent(Resource):
+    @ns.produces(["application/json"])
+    @ns.response(200, "The exact bytes uploaded")
+    @_documented_errors(404)
+    def get(self, dataset_id: str) -> Response:
+        """Download a dataset's content as uploaded."""
+        storage = get_storage()
+        dataset = storage.get(dataset_id)
+        content = storage.open_content(dataset_id)
+        chunks = exports.closing_chunks(content.body, content.body.iter_chunks(exports.CHUNK_SIZE))
+        return _download(chunks, content.length, "application/json", dataset.filename)
+
+
+def _download(chunks, length: int, mimetype: str, download_name: str) -> Response:
+    """A streamed attachment, named per RFC 6266 (an ASCII fallback plus ``filename*``)."""
+    names = {"filename": download_name}
+    try:
+        download_name.encode("ascii")
+    except UnicodeEncodeError:
+        fallback = unicodedata.normalize("NFKD", download_name).encode("ascii", "ignore").decode("ascii")
+        names = {"filename": fallback or "download", "filename*": "UTF-8''" + quote(download_name, safe="")}
+    headers = Headers({"Content-Length": str(length)})
+    headers.set("Content-Disposition", "attachment", **names)
+    return Response(chunks, mimetype=mimetype, headers=headers, direct_passthrough=True)

@@ -1,0 +1,38 @@
+"""Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
+
+from flask import Flask
+from flask_restx import Api, Model, fields
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..errors import DatasetError, Unauthorized
+
+error_model = Model(
+    "Error", {"message": fields.String(required=True, description="What went wrong, for a person")}
+)
+
+
+def _http_error(error: HTTPException) -> tuple[dict, int]:
+    return {"message": error.description}, error.code or 500
+
+
+def register(api: Api, app: Flask) -> None:
+    """Map domain errors, Flask's own HTTP errors and anything unexpected to JSON."""
+    api.models[error_model.name] = error_model
+
+    @api.errorhandler(DatasetError)
+    def domain_error(error: DatasetError) -> tuple[dict, int, dict]:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else {}
+        return {"message": error.message}, error.status, headers
+
+    @api.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[dict, int]:
+        return _http_error(error)
+
+    @api.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[dict, int]:
+        # Flask-RESTX has already logged the traceback; the client gets none of it.
+        return {"message": InternalServerError.description}, 500
+
+    # Outside the API's own routes (unknown paths, errors before dispatch) Flask answers.
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DatasetError, domain_error)

@@ -1,0 +1,46 @@
+"""Spreadsheet exports of stored datasets, made once and then served from the bucket."""
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from . import excel
+from .storage import Dataset, Storage
+
+CHUNK_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """A finished workbook to stream: its chunks and its length in bytes."""
+
+    chunks: Iterator[bytes]
+    length: int
+
+
+def workbook_for(storage: Storage, dataset: Dataset) -> Workbook:
+    """The dataset's spreadsheet: from the cache if it holds one made from these bytes,
+    otherwise converted now (into a temporary file, never whole in memory) and cached."""
+    cached = storage.open_export(dataset)
+    if cached is not None:
+        return Workbook(closing_chunks(cached.body, cached.body.iter_chunks(CHUNK_SIZE)), cached.length)
+    made = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
+    try:
+        excel.write_workbook(lambda: storage.open_content(dataset.id).body, made)
+        length = made.tell()
+        made.seek(0)
+        storage.save_export(dataset, made)
+        made.seek(0)
+    except BaseException:
+        made.close()
+        raise
+    return Workbook(closing_chunks(made, iter(lambda: made.read(CHUNK_SIZE), b"")), length)
+
+
+def closing_chunks(source: IO[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield ``chunks``, closing ``source`` when done or when the client goes away."""
+    try:
+        yield from chunks
+    finally:
+        source.close()

@@ -1,0 +1,258 @@
+"""Dataset storage in an S3-compatible bucket. The only module that talks to boto3.
+
+Layout of the bucket:
+- ``datasets/<id>``: the uploaded bytes, exactly; the object's own metadata carries the
+  filename (percent-encoded, since S3 metadata is ASCII) and the size.
+- ``exports/<id>.xlsx``: the cached spreadsheet, tagged with the ETag of the dataset it was
+  made from, so a cache entry is only ever served for the bytes it was made from.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+from urllib.parse import quote, unquote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, current_app
+
+from . import ids
+from .errors import DatasetNotFound, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+DATASETS_PREFIX = "datasets/"
+EXPORTS_PREFIX = "exports/"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+_NO_BUCKET_CODES = {"NoSuchBucket"}
+# Bounded, deliberate failure: a dead endpoint is reported as 503 in seconds rather than
+# hanging a worker thread through botocore's default retries and 60 s timeouts.
+_CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=30,
+    retries={"mode": "standard", "total_max_attempts": 2},
+    max_pool_connections=32,
+    # Checksums only where S3 requires them: several S3-compatible servers reject or
+    # mishandle the CRC trailers newer botocore sends by default.
+    request_checksum_calculation="when_required",
+    response_checksum_validation="when_required",
+    s3={"addressing_style": "path"},
+)
+_TRANSFER_CONFIG = TransferConfig(
+    multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    filename: str
+    size: int
+    created_at: datetime
+    etag: str
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An open object body to stream to a client; close it when done."""
+
+    body: Any  # botocore StreamingBody: read(), iter_chunks(), close()
+    length: int
+
+
+class Storage:
+    """Datasets and their cached exports in one bucket."""
+
+    def __init__(self, bucket: str, endpoint_url: str | None = None, region: str | None = None) -> None:
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-head")
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use (clients are thread-safe; sessions are not)."""
+        with self._client_lock:
+            if self._client is None:
+                session = boto3.session.Session()
+                self._client = session.client(
+                    "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG
+                )
+            return self._client
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist yet."""
+        with _translate_errors():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return
+            except ClientError as error:
+                if _error_code(error) not in _NOT_FOUND_CODES | _NO_BUCKET_CODES:
+                    raise
+            params: dict[str, Any] = {"Bucket": self.bucket}
+            if self.region and self.region != "us-east-1":
+                params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            try:
+                self.client.create_bucket(**params)
+                log.info("created bucket %s", self.bucket)
+            except ClientError as error:
+                if _error_code(error) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise
+
+    def save(self, body: IO[bytes], filename: str, size: int) -> Dataset:
+        """Store a validated upload under a new id (multipart for big bodies)."""
+        dataset_id = ids.new_id()
+        metadata = {"filename": quote(filename, safe=""), "size": str(size)}
+        with _translate_errors():
+            self.client.upload_fileobj(
+                body,
+                self.bucket,
+                _dataset_key(dataset_id),
+                ExtraArgs={"Metadata": metadata, "ContentType": "application/json"},
+                Config=_TRANSFER_CONFIG,
+            )
+        return self.get(dataset_id)
+
+    def get(self, dataset_id: str) -> Dataset:
+        """The dataset with this id, or DatasetNotFound."""
+        _check_id(dataset_id)
+        with _translate_errors(dataset_id):
+            head = self.client.head_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
+        return _dataset(dataset_id, head)
+
+    def list(self, limit: int, after: str | None = None) -> tuple[list[Dataset], str | None]:
+        """Up to ``limit`` datasets oldest first, starting after the id ``after``.
+
+        Returns the page and the cursor for the next one (None on the last page). The
+        metadata of the page's objects is fetched concurrently, not one HEAD after another.
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": DATASETS_PREFIX, "MaxKeys": limit}
+        if after is not None:
+            params["StartAfter"] = _dataset_key(after)
+        with _translate_errors():
+            page = self.client.list_objects_v2(**params)
+        found = [obj["Key"].removeprefix(DATASETS_PREFIX) for obj in page.get("Contents", [])]
+        heads = self._executor.map(self._head_or_none, found)
+        datasets = [dataset for dataset in heads if dataset is not None]
+        next_cursor = found[-1] if page.get("IsTruncated") and found else None
+        return datasets, next_cursor
+
+    def _head_or_none(self, dataset_id: str) -> Dataset | None:
+        """A listed dataset, or None if it was deleted since the listing or is not ours."""
+        if not ids.is_valid(dataset_id):
+            return None
+        try:
+            return self.get(dataset_id)
+        except DatasetNotFound:
+            return None
+
+    def delete(self, dataset_id: str) -> None:
+        """Delete a dataset and its cached export."""
+        self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
+        with _translate_errors(dataset_id):
+            self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset_id))
+            self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
+
+    def open_content(self, dataset_id: str) -> StoredObject:
+        """The stored bytes of a dataset, as a stream."""
+        _check_id(dataset_id)
+        with _translate_errors(dataset_id):
+            response = self.client.get_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
+        return StoredObject(response["Body"], response["ContentLength"])
+
+    def open_export(self, dataset: Dataset) -> StoredObject | None:
+        """The cached spreadsheet of this dataset, or None if there is none made from its bytes."""
+        try:
+            with _translate_errors(dataset.id):
+                response = self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset.id))
+        except DatasetNotFound:
+            return None
+        if response["Metadata"].get("source-etag") != dataset.etag:
+            response["Body"].close()
+            return None
+        return StoredObject(response["Body"], response["ContentLength"])
+
+    def save_export(self, dataset: Dataset, workbook: IO[bytes]) -> None:
+        """Cache a finished spreadsheet. One PUT replaces the object whole, so concurrent first
+        exports of one dataset each store a complete workbook; unlike upload_fileobj it leaves
+        ``workbook`` open for the caller to stream."""
+        with _translate_errors(dataset.id):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=_export_key(dataset.id),
+                Body=workbook,
+                ContentType=XLSX_MIMETYPE,
+                Metadata={"source-etag": dataset.etag},
+            )
+
+
+def _dataset_key(dataset_id: str) -> str:
+    return DATASETS_PREFIX + dataset_id
+
+
+def _export_key(dataset_id: str) -> str:
+    return f"{EXPORTS_PREFIX}{dataset_id}.xlsx"
+
+
+def _check_id(dataset_id: str) -> None:
+    """Refuse a malformed id before any S3 call, so no request can address another key."""
+    if not ids.is_valid(dataset_id):
+        raise DatasetNotFound(dataset_id)
+
+
+def _dataset(dataset_id: str, head: dict[str, Any]) -> Dataset:
+    metadata = head.get("Metadata", {})
+    return Dataset(
+        id=dataset_id,
+        filename=unquote(metadata.get("filename", "dataset.json")),
+        size=int(metadata.get("size", head["ContentLength"])),
+        created_at=ids.created_at(dataset_id),
+        etag=head["ETag"],
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _translate_errors(dataset_id: str | None = None) -> Iterator[None]:
+    """Turn S3 failures into our own errors: missing keys into DatasetNotFound (when a
+    dataset is addressed), anything else that is S3's or the network's into StorageUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if dataset_id is not None and code in _NOT_FOUND_CODES:
+            raise DatasetNotFound(dataset_id) from error
+        log.warning("S3 error: %s", error)
+        raise StorageUnavailable(f"Storage error: {code or 'unknown'}.") from error
+    except BotoCoreError as error:
+        log.warning("S3 unreachable: %s", error)
+        raise StorageUnavailable("Storage is unreachable; try again shortly.") from error
+
+
+def init_app(app: Flask) -> None:
+    """Attach a Storage made from the app's settings, and create the bucket if S3 answers."""
+    storage = Storage(app.config["S3_BUCKET"], app.config["S3_ENDPOINT_URL"], app.config["AWS_REGION"])
+    app.extensions["storage"] = storage
+    try:
+        storage.ensure_bucket()
+    except StorageUnavailable as error:
+        # Start anyway: /readyz reports the outage, and creates the bucket once S3 answers.
+        log.warning("bucket %s not ready at start-up: %s", storage.bucket, error.message)
+
+
+def get_storage() -> Storage:
+    """The current app's Storage."""
+    return current_app.extensions["storage"]

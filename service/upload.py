@@ -1,0 +1,142 @@
+"""Receiving an upload: spool the body to a temporary file, enforce the size limit and
+validate it as RFC 8259 JSON while the bytes arrive, without building the document.
+
+yajl (ijson's C backend) is a strict streaming parser: it rejects NaN, Infinity, comments,
+trailing commas and invalid UTF-8. Its one leniency is accepting a form feed as
+whitespace; a raw form feed can never appear in valid JSON (inside strings it must be
+escaped), so any 0x0C byte is rejected here.
+"""
+
+import decimal
+import re
+import tempfile
+from pathlib import PurePosixPath
+from typing import IO
+from urllib.parse import quote
+
+import ijson
+from ijson.utils import sendable_list
+
+from .errors import InvalidJSON, PayloadTooLarge
+
+CHUNK_SIZE = 256 * 1024
+SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
+_FORM_FEED = b"\x0c"
+_PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation)
+DEFAULT_FILENAME = "dataset.json"
+# S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
+# must leave room for the rest.
+_MAX_ENCODED_FILENAME = 1024
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class _Parser:
+    """A yajl push parser that throws its events away: it only checks syntax."""
+
+    def __init__(self) -> None:
+        self._events = sendable_list()
+        self._parser = ijson.basic_parse_coro(self._events)
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.send(chunk)
+        self._events.clear()
+
+    def close(self) -> None:
+        self._parser.close()
+
+
+def receive(stream: IO[bytes], max_bytes: int) -> tuple[IO[bytes], int]:
+    """Copy ``stream`` into a temporary file, checking it as it comes.
+
+    Returns the file, rewound, and its size. Raises PayloadTooLarge past ``max_bytes``
+    and InvalidJSON (saying where it broke) for anything that is not one JSON value.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned)
+    parser = _Parser()
+    size = 0
+    try:
+        while chunk := stream.read(CHUNK_SIZE):
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
+            spool.write(chunk)
+            try:
+                if _FORM_FEED in chunk:
+                    raise InvalidJSON("form feed")
+                parser.feed(chunk)
+            except (*_PARSER_ERRORS, InvalidJSON):
+                raise _locate_error(spool, size - len(chunk)) from None
+        if size == 0:
+            raise InvalidJSON("The body is empty; expected a JSON document.")
+        try:
+            parser.close()
+        except _PARSER_ERRORS as error:
+            raise _invalid_at(spool, size, _reason(error)) from None
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, size
+
+
+def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+    """Find the byte where the chunk starting at ``chunk_start`` broke the document.
+
+    Only runs on the error path: the good prefix is parsed again, then the failing chunk
+    one byte at a time, so the position is exact to the byte yajl stopped at.
+    """
+    parser = _Parser()
+    spool.seek(0)
+    remaining = chunk_start
+    while remaining:
+        block = spool.read(min(CHUNK_SIZE, remaining))
+        parser.feed(block)
+        remaining -= len(block)
+    chunk = spool.read()
+    for index in range(len(chunk)):
+        byte = chunk[index : index + 1]
+        if byte == _FORM_FEED:
+            return _invalid_at(spool, chunk_start + index, "a form feed is not JSON whitespace")
+        try:
+            parser.feed(byte)
+        except _PARSER_ERRORS as error:
+            return _invalid_at(spool, chunk_start + index, _reason(error))
+    return _invalid_at(spool, chunk_start + len(chunk), "unexpected data")
+
+
+def _invalid_at(spool: IO[bytes], offset: int, reason: str) -> InvalidJSON:
+    """An InvalidJSON naming the line and column of byte ``offset``."""
+    spool.seek(0)
+    line, line_start, position = 1, 0, 0
+    while position < offset:
+        block = spool.read(min(CHUNK_SIZE, offset - position))
+        newlines = block.count(b"\n")
+        if newlines:
+            line += newlines
+            line_start = position + block.rindex(b"\n") + 1
+        position += len(block)
+    column = offset - line_start + 1
+    return InvalidJSON(f"Invalid JSON at line {line}, column {column} (byte {offset}): {reason}.")
+
+
+def _reason(error: Exception) -> str:
+    """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
+    if isinstance(error, UnicodeDecodeError):
+        return "invalid UTF-8 or an invalid \\u escape in a string"
+    if isinstance(error, decimal.InvalidOperation):
+        return "a number out of range"
+    text = error.args[0] if error.args else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = str(text).strip().splitlines()[0].rstrip(".")
+    return text or "not valid JSON"
+
+
+def clean_filename(raw: str | None) -> str:
+    """The name to keep for an upload: path parts and control characters stripped,
+    cut (at a character boundary) to what S3 metadata can carry."""
+    name = PurePosixPath((raw or "").replace("\\", "/")).name
+    name = _CONTROL_CHARACTERS.sub("", name).strip()
+    while len(quote(name, safe="")) > _MAX_ENCODED_FILENAME:
+        name = name[:-1]
+    return name if name not in ("", ".", "..") else DEFAULT_FILENAME
