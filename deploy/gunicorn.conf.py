@@ -1,6 +1,7 @@
 """gunicorn settings, read from the environment (``make run`` and the image both use this file)."""
 
 import os
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gthread: a long export or upload occupies one thread, not a whole worker, and the
@@ -11,6 +12,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
 keepalive = 5
+# Import the app from the repository root whatever the working directory.
+chdir = str(Path(__file__).resolve().parent.parent)
 wsgi_app = "service:create_app()"
 accesslog = "-"
 errorlog = "-"

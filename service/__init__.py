@@ -17,7 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.from_environment())
     app.config.update(
         RESTX_MASK_SWAGGER=False,  # no X-Fields mask parameter in the docs
-        ERROR_404_HELP=False,  # no "did you mean" suggestions appended to 404 messages
+        RESTX_ERROR_404_HELP=False,  # no "did you mean" suggestions appended to 404 messages
         JSON_SORT_KEYS=False,
     )
     if test_config:

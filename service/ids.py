@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
@@ -51,4 +51,4 @@ def created_at(dataset_id: str) -> datetime:
     millis = 0
     for char in dataset_id[:10]:
         millis = millis * 32 + _ALPHABET.index(char)
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)

@@ -67,7 +67,7 @@ def receive(stream: IO[bytes], max_bytes: int) -> tuple[IO[bytes], int]:
             except (*_PARSER_ERRORS, InvalidJSON):
                 raise _locate_error(spool, size - len(chunk)) from None
         if size == 0:
-            raise InvalidJSON("The body is empty; expected a JSON document.")
+            raise _invalid_at(spool, 0, "the body is empty")
         try:
             parser.close()
         except _PARSER_ERRORS as error:

@@ -1,0 +1,42 @@
+# Everything a new machine needs comes from here: `make run`, `make test`, `make bench`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format bench chromium clean
+
+run: $(INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
+	$(BIN)/python -m deploy.run_local
+
+test: $(INSTALLED) chromium lint  ## install what the tests need and run every test
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(INSTALLED)  ## performance against raw S3 calls (not part of make test)
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	$(BIN)/python -m bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt client/pyproject.toml
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Running the service: gunicorn settings and the embedded S3 server for local use and tests."""

@@ -1,0 +1,106 @@
+"""Fixtures: an app on moto's in-process S3 for fast tests, and real servers for integration.
+
+The chain follows Flask's tutorial: ``app`` -> ``client``; and for HTTP against real
+processes: ``s3_server`` (SeaweedFS) -> ``live_server`` (gunicorn), plus ``moto_s3_server``
+(moto's standalone server) for running the same calls against a second S3 implementation.
+"""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from deploy import embedded_s3
+from service import create_app
+from tests.servers import ApiServer, s3_environment, start_api
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, so nothing can reach a real AWS account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def app(aws_credentials: None) -> Iterator:
+    """The app on moto's in-process S3."""
+    with mock_aws():
+        yield create_app({"TESTING": True, "S3_ENDPOINT_URL": None, "S3_BUCKET": "test-datasets"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded_s3.EmbeddedS3]:
+    """A real SeaweedFS S3 server on loopback, for the whole session."""
+    data = tmp_path_factory.mktemp("seaweedfs")
+    with open(data / "server.log", "ab") as log:
+        server = embedded_s3.start(data / "data", "test-access", "test-secret-key-0123456789", log=log)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3_server() -> Iterator[embedded_s3.EmbeddedS3]:
+    """moto's standalone S3 server process: a second, independent S3 implementation."""
+    port = embedded_s3.free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    embedded_s3.wait_until_answering(url, process, timeout=60)
+    server = embedded_s3.EmbeddedS3(process, url, "moto-access", "moto-secret")
+    yield server
+    server.stop()
+
+
+def _start_api(settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> ApiServer:
+    with open(tmp_path_factory.mktemp("api") / "gunicorn.log", "ab") as log:
+        return start_api(settings, log=log)
+
+
+@pytest.fixture(scope="session")
+def live_server(s3_server, tmp_path_factory) -> Iterator[str]:
+    """Base URL of gunicorn serving the API on SeaweedFS."""
+    server = _start_api(s3_environment(s3_server, "live"), tmp_path_factory)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def secured_server(s3_server, tmp_path_factory) -> Iterator[str]:
+    """Base URL of a server that requires one of two bearer tokens."""
+    settings = {**s3_environment(s3_server, "secured"), "API_TOKENS": "secret-token-1,secret-token-2"}
+    server = _start_api(settings, tmp_path_factory)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["seaweedfs", "moto"])
+def any_s3_live_server(request, tmp_path_factory) -> Iterator[str]:
+    """Base URL of the API on each S3 implementation in turn."""
+    s3 = request.getfixturevalue("s3_server" if request.param == "seaweedfs" else "moto_s3_server")
+    server = _start_api(s3_environment(s3, f"any-{request.param}"), tmp_path_factory)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    return DATA / "sample_data_2.json"

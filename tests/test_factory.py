@@ -1,0 +1,25 @@
+from service import create_app
+
+
+def test_settings_come_from_the_environment(monkeypatch, aws_credentials):
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "1234")
+    monkeypatch.setenv("API_TOKENS", " a , b,,")
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: start-up must survive
+    app = create_app()
+    assert app.config["S3_BUCKET"] == "from-env"
+    assert app.config["MAX_UPLOAD_BYTES"] == 1234
+    assert app.config["API_TOKENS"] == ["a", "b"]
+    assert app.extensions["storage"].endpoint_url == "http://127.0.0.1:9"
+
+
+def test_test_config_overrides_the_environment(app):
+    assert app.testing
+    assert app.config["S3_BUCKET"] == "test-datasets"
+    assert app.config["MAX_CONTENT_LENGTH"] > app.config["MAX_UPLOAD_BYTES"]
+
+
+def test_the_bucket_is_created_at_start_up(app):
+    storage = app.extensions["storage"]
+    names = [bucket["Name"] for bucket in storage.client.list_buckets()["Buckets"]]
+    assert "test-datasets" in names

@@ -1,0 +1,89 @@
+"""The storage module on moto's in-process S3: keys, metadata, pages, cache, failures."""
+
+import io
+
+import pytest
+from moto import mock_aws
+
+from service import ids
+from service.errors import DatasetNotFound, StorageUnavailable
+from service.storage import Storage
+
+
+@pytest.fixture
+def storage(aws_credentials):
+    with mock_aws():
+        storage = Storage("unit-datasets", region="us-east-1")
+        storage.ensure_bucket()
+        yield storage
+
+
+def save(storage: Storage, body: bytes = b"[1, 2]", filename: str = "data.json"):
+    return storage.save(io.BytesIO(body), filename, len(body))
+
+
+def test_saved_datasets_keep_bytes_and_metadata(storage):
+    body = '{"ключ": "значение"}'.encode()
+    dataset = save(storage, body, "данные 1.json")
+    assert ids.is_valid(dataset.id)
+    assert (dataset.filename, dataset.size) == ("данные 1.json", len(body))
+    head = storage.client.head_object(Bucket="unit-datasets", Key=f"datasets/{dataset.id}")
+    assert head["Metadata"]["size"] == str(len(body))
+    assert storage.get(dataset.id) == dataset
+    assert storage.open_content(dataset.id).body.read() == body
+
+
+def test_listing_pages_oldest_first_and_follows_cursors(storage):
+    made = [save(storage, f"[{n}]".encode()).id for n in range(7)]
+    seen, cursor = [], None
+    while True:
+        page, cursor = storage.list(3, cursor)
+        assert len(page) <= 3
+        seen += [dataset.id for dataset in page]
+        if cursor is None:
+            break
+    assert seen == made
+
+
+def test_listing_skips_foreign_keys(storage):
+    kept = save(storage)
+    storage.client.put_object(Bucket="unit-datasets", Key="datasets/not-an-id", Body=b"{}")
+    page, cursor = storage.list(10)
+    assert [dataset.id for dataset in page] == [kept.id]
+    assert cursor is None
+
+
+def test_unknown_and_malformed_ids_are_not_found(storage):
+    for missing in [ids.new_id(), "../exports/x", "", "datasets/" + ids.new_id()]:
+        with pytest.raises(DatasetNotFound):
+            storage.get(missing)
+        with pytest.raises(DatasetNotFound):
+            storage.delete(missing)
+
+
+def test_delete_removes_the_dataset_and_its_export(storage):
+    dataset = save(storage)
+    storage.save_export(dataset, io.BytesIO(b"workbook"))
+    storage.delete(dataset.id)
+    keys = storage.client.list_objects_v2(Bucket="unit-datasets").get("Contents", [])
+    assert keys == []
+    with pytest.raises(DatasetNotFound):
+        storage.get(dataset.id)
+
+
+def test_the_export_cache_serves_only_what_was_made_from_these_bytes(storage):
+    dataset = save(storage)
+    assert storage.open_export(dataset) is None
+    storage.save_export(dataset, io.BytesIO(b"workbook"))
+    cached = storage.open_export(dataset)
+    assert cached is not None and cached.body.read() == b"workbook"
+    stale = dataset.__class__(**{**dataset.__dict__, "etag": '"another"'})
+    assert storage.open_export(stale) is None
+
+
+def test_an_unreachable_endpoint_is_storage_unavailable(aws_credentials):
+    storage = Storage("any", endpoint_url="http://127.0.0.1:9", region="us-east-1")
+    with pytest.raises(StorageUnavailable, match="unreachable"):
+        storage.get(ids.new_id())
+    with pytest.raises(StorageUnavailable):
+        storage.ensure_bucket()

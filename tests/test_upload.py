@@ -1,0 +1,108 @@
+"""Upload validation: RFC 8259 exactly, with the place of the error, at any size."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from service import upload
+from service.errors import InvalidJSON, PayloadTooLarge
+
+SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
+
+
+def receive(body: bytes, limit: int = 10**9) -> bytes:
+    stored, size = upload.receive(io.BytesIO(body), limit)
+    assert size == len(body)
+    return stored.read()
+
+
+@pytest.mark.parametrize("path", sorted(SUITE.glob("y_*.json")), ids=lambda p: p.name)
+def test_suite_documents_that_must_be_accepted_are_stored_exactly(path):
+    body = path.read_bytes()
+    assert receive(body) == body
+
+
+@pytest.mark.parametrize("path", sorted(SUITE.glob("n_*.json")), ids=lambda p: p.name)
+def test_suite_documents_that_must_be_rejected_are(path):
+    with pytest.raises(InvalidJSON, match="Invalid JSON at line"):
+        receive(path.read_bytes())
+
+
+@pytest.mark.parametrize("path", sorted(SUITE.glob("i_*.json")), ids=lambda p: p.name)
+def test_implementation_defined_documents_get_an_answer(path):
+    try:
+        receive(path.read_bytes())
+    except InvalidJSON as error:
+        assert error.message.startswith("Invalid JSON")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column"),
+    [
+        (b'{"a": [1, 2,]}', 1, 13),
+        (b"[1,\n2,\n NaN]", 3, 2),
+        (b"[1]\x0c", 1, 4),
+        (b'{"a":1} x', 1, 9),
+        (b"// c\n[]", 1, 1),
+        (b"[Infinity]", 1, 2),
+    ],
+)
+def test_errors_say_where_the_document_broke(body, line, column):
+    with pytest.raises(InvalidJSON) as raised:
+        receive(body)
+    assert f"line {line}, column {column}" in raised.value.message
+
+
+def test_an_error_deep_in_a_large_body_is_located_exactly():
+    good = json.dumps([{"n": i, "s": "x" * 50} for i in range(20000)], indent=1)
+    broken = good[:-2] + ",]"  # a trailing comma, megabytes in
+    with pytest.raises(InvalidJSON) as raised:
+        receive(broken.encode())
+    offset = len(broken) - 1  # yajl stops at the "]" after the comma
+    line, column = broken.count("\n") + 1, offset - broken.rindex("\n")
+    assert f"line {line}, column {column} (byte {offset})" in raised.value.message
+
+
+def test_empty_and_truncated_bodies_are_invalid():
+    with pytest.raises(InvalidJSON, match=r"line 1, column 1 .*empty"):
+        receive(b"")
+    with pytest.raises(InvalidJSON, match="premature EOF"):
+        receive(b'{"a": [1, 2')
+
+
+def test_deep_nesting_is_checked_without_recursion():
+    depth = 200_000
+    assert receive(b"[" * depth + b"]" * depth)[:3] == b"[[["
+
+
+def test_the_size_limit_is_exact():
+    body = b"[" + b"1," * 999 + b"1]"
+    assert receive(body, limit=len(body)) == body
+    with pytest.raises(PayloadTooLarge):
+        receive(body, limit=len(body) - 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("data.json", "data.json"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\report.json", "report.json"),
+        ("two\nlines\r.json", "twolines.json"),
+        ('quote"d.json', 'quote"d.json'),
+        ("данные.json", "данные.json"),
+        ("", upload.DEFAULT_FILENAME),
+        (None, upload.DEFAULT_FILENAME),
+        ("..", upload.DEFAULT_FILENAME),
+    ],
+)
+def test_filenames_keep_only_their_last_part(raw, kept):
+    assert upload.clean_filename(raw) == kept
+
+
+def test_long_filenames_are_cut_to_what_metadata_can_carry():
+    kept = upload.clean_filename("ж" * 1000 + ".json")
+    assert 0 < len(kept) < 1000
+    assert set(kept) == {"ж"}
