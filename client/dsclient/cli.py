@@ -212,7 +212,7 @@ def save(
             sink.flush()
             return ExitStatus.SUCCESS
 
-        if output is not None and not Path(output).is_dir():
+        if output is not None and not (output.endswith(("/", os.sep)) or Path(output).is_dir()):
             target, exclusive = Path(output), False
         else:
             name = safe_filename(download.filename or server_name()) or safe_filename(fallback) or "dataset"
@@ -220,7 +220,9 @@ def save(
         try:
             file = target.open("xb" if exclusive else "wb")
         except FileExistsError as exc:
-            raise ExistingFile(f"{target} already exists; to replace it, say so with -o {target}") from exc
+            raise ExistingFile(
+                f"{target} already exists; overwrite it with -o {target}, or pick another -o"
+            ) from exc
         try:
             with file, progress_bar(stderr, download.size, target.name, show_progress) as bar:
                 for chunk in download.chunks():
@@ -262,6 +264,6 @@ def describe(exc: Exception) -> str:
             "Start it with `make run`, or point --url or DSCLIENT_URL at it."
         )
     if isinstance(exc, ApiError):
-        hint = " (give a token with --token or DSCLIENT_TOKEN)" if exc.status == 401 else ""
+        hint = " (dsclient sends the token given by --token or DSCLIENT_TOKEN)" if exc.status == 401 else ""
         return f"{printable(exc.message)}{hint}"
     return printable(str(exc))
