@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         RESTX_MASK_SWAGGER=False,  # no X-Fields mask parameter in the docs
         RESTX_ERROR_404_HELP=False,  # no "did you mean" suggestions appended to 404 messages
+        SWAGGER_UI_DOC_EXPANSION="list",  # Swagger UI opens with every call listed
         JSON_SORT_KEYS=False,
     )
     if test_config:
