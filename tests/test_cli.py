@@ -464,13 +464,16 @@ def test_a_broken_download_leaves_no_partial_file(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tmp_path: Path, live_server: str) -> None:
+# 0 x 0 is what a pseudo-terminal reports until someone sizes it (`script`, some CI runners).
+@pytest.mark.parametrize("rows, columns", [(24, 80), (0, 0)])
+def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
+    tmp_path: Path, live_server: str, rows: int, columns: int
+) -> None:
     dataset = upload_one(write_json(tmp_path / "bar.json", list(range(50_000))), live_server)
 
     def stderr_on_a_terminal(*args: str) -> str:
         controller, terminal = pty.openpty()
-        # A new pseudo-terminal is 0 columns wide; give it the size of a usual window.
-        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = {k: v for k, v in os.environ.items() if k != "DSCLIENT_TOKEN"} | {"DSCLIENT_URL": live_server}
         with subprocess.Popen(
             [sys.executable, "-m", "dsclient", *args],
@@ -496,8 +499,12 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tmp_path: Path, live
 
     shown = stderr_on_a_terminal("download", dataset["id"], "-o", "with-bar.json")
     assert "100%" in shown
+    assert "with-bar.json: 100%" in shown
     assert stderr_on_a_terminal("-q", "download", dataset["id"], "-o", "quiet.json") == ""
     assert (tmp_path / "with-bar.json").read_bytes() == (tmp_path / "quiet.json").read_bytes()
+
+    uploading = stderr_on_a_terminal("upload", "bar.json")
+    assert "bar.json: 100%" in uploading
 
 
 # --- a server that wants a token -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -95,5 +96,16 @@ def progress_bar(stream: TextIO, total: int | None, label: str, enabled: bool) -
         unit_divisor=1024,
         disable=not enabled,
         leave=True,
-        dynamic_ncols=True,
+        # Sized here because tqdm's own probe turns a terminal that reports 0 rows or columns
+        # (`script`, some CI and editor terminals) into -1 and then draws nothing at all.
+        ncols=_terminal_width(stream) - 1,
+        nrows=24,
     )
+
+
+def _terminal_width(stream: TextIO) -> int:
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    return columns or 80
