@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from dsclient.api import DatasetsApi
-from dsclient.cli import main
+from dsclient.api import DatasetsApi, content_disposition_filename
+from dsclient.cli import main, safe_filename, xlsx_name
+from dsclient.output import human_size
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 TOKENS = ("secret-token-1", "secret-token-2")
@@ -505,6 +506,62 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
 
     uploading = stderr_on_a_terminal("upload", "bar.json")
     assert "bar.json: 100%" in uploading
+
+
+# --- names and sizes, which the real server is too well-behaved to exercise ------------------------
+
+
+@pytest.mark.parametrize(
+    "header, name",
+    [
+        ('attachment; filename="data.xlsx"', "data.xlsx"),
+        ("attachment; filename=\"cafe .xlsx\"; filename*=UTF-8''caf%C3%A9%20%E2%82%AC.xlsx", "café €.xlsx"),
+        ("attachment; filename*=UTF-8''%E2%82%AC.xlsx; filename=\"EUR.xlsx\"", "€.xlsx"),
+        ("attachment", None),
+        ("", None),
+    ],
+)
+def test_content_disposition_prefers_the_rfc_6266_utf8_name(header: str, name: str | None) -> None:
+    assert content_disposition_filename(header) == name
+
+
+@pytest.mark.parametrize(
+    "suggested, written",
+    [
+        ("../../.ssh/authorized_keys", "authorized_keys"),
+        ("/etc/passwd", "passwd"),
+        ("C:\\Users\\x\\data.json", "data.json"),
+        ("red\x1b[31m\n.json", "red[31m.json"),
+        ("..", None),
+        ("dir/", None),
+        ("", None),
+    ],
+)
+def test_a_server_suggested_name_is_only_ever_a_plain_file_name(suggested: str, written: str | None) -> None:
+    assert safe_filename(suggested) == written
+
+
+def test_excel_names_follow_the_api_rule() -> None:
+    assert [xlsx_name(n) for n in ("data.json", "a.b.json", "noext", "../x.json", "..")] == [
+        "data.xlsx",
+        "a.b.xlsx",
+        "noext.xlsx",
+        "x.xlsx",
+        None,
+    ]
+
+
+def test_human_sizes_use_binary_units() -> None:
+    sizes = [0, 1023, 1024, 1536, 1024**2 - 1, 5 * 1024**3, 1024**5]
+    assert [human_size(n) for n in sizes] == [
+        "0 B",
+        "1023 B",
+        "1.0 KiB",
+        "1.5 KiB",
+        "1.0 MiB",
+        "5.0 GiB",
+        "1.0 PiB",
+    ]
 
 
 # --- a server that wants a token -----------------------------------------------------------------

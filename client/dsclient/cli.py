@@ -122,7 +122,7 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
     if args["excel"]:
         return save(
             api.excel(dataset_id),
-            lambda: str(PurePosixPath(api.info(dataset_id)["filename"]).with_suffix(".xlsx")),
+            lambda: xlsx_name(api.info(dataset_id)["filename"]),
             fallback=f"{dataset_id}.xlsx",
             output=args["-o"],
             show_progress=show_progress,
@@ -131,7 +131,7 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
         )
     return save(
         api.content(dataset_id),
-        lambda: str(api.info(dataset_id)["filename"]),
+        lambda: safe_filename(api.info(dataset_id)["filename"]),
         fallback=f"{dataset_id}.json",
         output=args["-o"],
         show_progress=show_progress,
@@ -190,7 +190,7 @@ def for_each(items: Sequence[Any], action: Callable[[Any], object], stderr: Text
 
 def save(
     request: AbstractContextManager[Download],
-    server_name: Callable[[], str],
+    server_name: Callable[[], str | None],
     fallback: str,
     output: str | None,
     show_progress: bool,
@@ -215,7 +215,13 @@ def save(
         if output is not None and not (output.endswith(("/", os.sep)) or Path(output).is_dir()):
             target, exclusive = Path(output), False
         else:
-            name = safe_filename(download.filename or server_name()) or safe_filename(fallback) or "dataset"
+            # The answer's own Content-Disposition first; asking for the dataset's info costs a request.
+            name = (
+                safe_filename(download.filename or "")
+                or server_name()
+                or safe_filename(fallback)
+                or "dataset"
+            )
             target, exclusive = Path(output or ".") / name, True
         try:
             file = target.open("xb" if exclusive else "wb")
@@ -254,6 +260,12 @@ def usage_problem(exc: DocoptExit) -> str:
         # A command is left over when the arguments it needs are not there, as in `dsclient info`.
         return f"{leftovers[0]!r} needs more arguments"
     return "unexpected " + ", ".join(repr(token) for token in leftovers)
+
+
+def xlsx_name(filename: str) -> str | None:
+    """``data.json`` gives ``data.xlsx``, as the API names its export."""
+    base = safe_filename(filename)
+    return base and f"{PurePosixPath(base).stem}.xlsx"
 
 
 def describe(exc: Exception) -> str:
