@@ -1,0 +1,365 @@
+"""The measures: each times the API and, in the same run, the boto3 call a client talking to S3
+directly would make for the same thing, and returns both.
+
+Timings alternate between the API and the baseline so that a change in the machine's load
+during the run falls on both sides of a ratio alike.
+"""
+
+import contextlib
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psutil
+import requests
+
+from bench.make_dataset import write_dataset
+from service import ids
+
+MB = 1024**2
+BYTES_PER_RECORD = 550  # about what bench.make_dataset writes per flat record of 24 fields
+MULTIPART_BOUNDARY = "datasets-bench-boundary"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    upload_mb: int
+    upload_repeats: int
+    info_requests: int
+    list_objects: int
+    list_pages: int
+    export_records: int
+    export_repeats: int
+    load_seconds: float
+    load_clients: int = 16
+
+
+FULL = Sizes(
+    upload_mb=100,
+    upload_repeats=3,
+    info_requests=400,
+    list_objects=10_000,
+    list_pages=20,
+    export_records=100_000,
+    export_repeats=5,
+    load_seconds=10,
+)
+QUICK = Sizes(
+    upload_mb=10,
+    upload_repeats=2,
+    info_requests=100,
+    list_objects=1_000,
+    list_pages=5,
+    export_records=10_000,
+    export_repeats=3,
+    load_seconds=3,
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One measure: seconds through the API, seconds for the S3 floor, and the target ratio."""
+
+    name: str
+    api: float
+    baseline: float
+    target: float | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.api / self.baseline
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.target is None else self.ratio <= self.target
+
+
+@dataclass
+class Bench:
+    """What every measure works with: the live API, an S3 client on the same bucket, scratch space."""
+
+    url: str
+    s3: Any  # a boto3 S3 client
+    bucket: str
+    workdir: Path
+    sizes: Sizes
+    server_pid: int
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+
+    def post_json(self, path: Path, filename: str) -> dict:
+        """Upload ``path`` through the API as a raw JSON body (what dsclient does)."""
+        with path.open("rb") as body:
+            response = self.session.post(
+                f"{self.url}/datasets/",
+                params={"filename": filename},
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+        return _created(response)
+
+    def server_rss(self) -> int:
+        """Resident memory of gunicorn's master and workers together, in bytes."""
+        master = psutil.Process(self.server_pid)
+        processes = [master, *master.children(recursive=True)]
+        total = 0
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):  # a worker being replaced
+                total += process.memory_info().rss
+        return total
+
+
+def _created(response: requests.Response) -> dict:
+    if response.status_code != 201:
+        raise RuntimeError(f"upload failed: {response.status_code} {response.text[:200]}")
+    return response.json()
+
+
+def timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def write_json(path: Path, megabytes: int) -> Path:
+    """A flat JSON array of about ``megabytes`` MiB, from the export benchmark's generator."""
+    write_dataset(path, records=megabytes * MB // BYTES_PER_RECORD)
+    return path
+
+
+def upload(bench: Bench) -> list[Result]:
+    """A large upload, raw body and multipart form, against boto3's upload_file of the same file."""
+    size = bench.sizes.upload_mb
+    source = write_json(bench.workdir / "upload.json", size)
+    form = _multipart_body(source, bench.workdir / "upload.multipart")
+    form_type = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
+
+    def post_form() -> None:
+        with form.open("rb") as body:
+            response = bench.session.post(
+                f"{bench.url}/datasets/", data=body, headers={"Content-Type": form_type}
+            )
+        uploaded.append(_created(response)["id"])
+
+    uploaded: list[str] = []
+    raw, multipart, baseline = [], [], []
+    for attempt in range(bench.sizes.upload_repeats):
+        key = f"baseline/upload-{attempt}.json"
+        baseline.append(timed(lambda key=key: bench.s3.upload_file(str(source), bench.bucket, key)))
+        raw.append(timed(lambda: uploaded.append(bench.post_json(source, "upload.json")["id"])))
+        multipart.append(timed(post_form))
+        bench.s3.delete_object(Bucket=bench.bucket, Key=key)
+    for dataset_id in uploaded:  # keep the bucket small for the measures that follow
+        bench.session.delete(f"{bench.url}/datasets/{dataset_id}/")
+    form.unlink()
+    source.unlink()
+    floor = statistics.median(baseline)
+    megabytes = source_note(size, floor)
+    return [
+        Result(f"upload {size} MB, raw JSON body", statistics.median(raw), floor, 1.5, megabytes),
+        Result(f"upload {size} MB, multipart form", statistics.median(multipart), floor, 1.5, megabytes),
+    ]
+
+
+def source_note(megabytes: int, seconds: float) -> str:
+    return f"boto3 {megabytes / seconds:.0f} MB/s"
+
+
+def _multipart_body(source: Path, path: Path) -> Path:
+    """The form a browser sends for ``source``, written once so no encoding is timed."""
+    head = (
+        f"--{MULTIPART_BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{source.name}"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode()
+    with path.open("wb") as out, source.open("rb") as body:
+        out.write(head)
+        while block := body.read(8 * MB):
+            out.write(block)
+        out.write(f"\r\n--{MULTIPART_BOUNDARY}--\r\n".encode())
+    return path
+
+
+def small_dataset(bench: Bench) -> str:
+    """The id of a small dataset uploaded through the API."""
+    path = bench.workdir / "small.json"
+    write_dataset(path, records=10)
+    return bench.post_json(path, "small.json")["id"]
+
+
+def info(bench: Bench, dataset_id: str) -> Result:
+    """One dataset's details over a keep-alive session, against boto3's head_object."""
+    url = f"{bench.url}/datasets/{dataset_id}/"
+    key = f"datasets/{dataset_id}"
+
+    def api() -> None:
+        bench.session.get(url).raise_for_status()
+
+    def head() -> None:
+        bench.s3.head_object(Bucket=bench.bucket, Key=key)
+
+    for _ in range(20):  # warm connections and both gunicorn workers
+        api()
+        head()
+    api_times, head_times = [], []
+    for _ in range(bench.sizes.info_requests):
+        api_times.append(timed(api))
+        head_times.append(timed(head))
+    return Result(
+        "dataset info GET /datasets/<id>/ (median)",
+        statistics.median(api_times),
+        statistics.median(head_times),
+        2.0,
+        f"{bench.sizes.info_requests} requests each",
+    )
+
+
+def fill_bucket(bench: Bench, count: int) -> list[str]:
+    """``count`` small datasets written straight to S3 with the metadata the service writes."""
+
+    def put(number: int) -> str:
+        dataset_id = ids.new_id()
+        body = f'{{"n": {number}}}'.encode()
+        bench.s3.put_object(
+            Bucket=bench.bucket,
+            Key=f"datasets/{dataset_id}",
+            Body=body,
+            ContentType="application/json",
+            Metadata={"filename": quote(f"item-{number}.json", safe=""), "size": str(len(body))},
+        )
+        return dataset_id
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return sorted(pool.map(put, range(count)))
+
+
+def list_page(bench: Bench, dataset_ids: list[str]) -> Result:
+    """A page of 100 from the middle of a big bucket, against one list_objects_v2 of 100 keys."""
+    rng = random.Random(7)
+    api_times, list_times = [], []
+    for page in range(bench.sizes.list_pages + 2):  # the first two warm up
+        cursor = dataset_ids[rng.randrange(len(dataset_ids) - 100)]
+
+        def api(cursor: str = cursor) -> None:
+            response = bench.session.get(f"{bench.url}/datasets/", params={"limit": 100, "cursor": cursor})
+            response.raise_for_status()
+            if len(response.json()["items"]) != 100:
+                raise RuntimeError("the API listed fewer than 100 datasets")
+
+        def listing(cursor: str = cursor) -> None:
+            bench.s3.list_objects_v2(
+                Bucket=bench.bucket, Prefix="datasets/", MaxKeys=100, StartAfter=f"datasets/{cursor}"
+            )
+
+        api_time, list_time = timed(api), timed(listing)
+        if page >= 2:
+            api_times.append(api_time)
+            list_times.append(list_time)
+    return Result(
+        f"list page of 100 of {len(dataset_ids):,} (median)",
+        statistics.median(api_times),
+        statistics.median(list_times),
+        3.0,
+        f"{bench.sizes.list_pages} pages",
+    )
+
+
+def cached_export(bench: Bench) -> list[Result]:
+    """A cached workbook through the API, against boto3's get_object of the cached object."""
+    records = bench.sizes.export_records
+    path = bench.workdir / "export.json"
+    write_dataset(path, records=records)
+    dataset_id = bench.post_json(path, "export.json")["id"]
+    path.unlink()
+    url = f"{bench.url}/datasets/{dataset_id}/excel/"
+
+    def api() -> int:
+        with bench.session.get(url, stream=True) as response:
+            response.raise_for_status()
+            return sum(len(chunk) for chunk in response.iter_content(MB))
+
+    def get() -> int:
+        body = bench.s3.get_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}.xlsx")["Body"]
+        return sum(len(chunk) for chunk in body.iter_chunks(MB))
+
+    first = timed(api)  # converts and caches
+    length = get()
+    api_times, get_times = [], []
+    for _ in range(bench.sizes.export_repeats):
+        api_times.append(timed(api))
+        get_times.append(timed(get))
+    return [
+        Result(
+            f"cached Excel export, {records:,} x 24 (median)",
+            statistics.median(api_times),
+            statistics.median(get_times),
+            1.3,
+            f"{length / MB:.1f} MB workbook; first export {first:.1f} s",
+        )
+    ]
+
+
+def load(bench: Bench, dataset_id: str) -> Result:
+    """Throughput of dataset info under concurrent clients, and the server's memory meanwhile,
+    against the same number of threads calling head_object."""
+    clients, seconds = bench.sizes.load_clients, bench.sizes.load_seconds
+    url = f"{bench.url}/datasets/{dataset_id}/"
+    key = f"datasets/{dataset_id}"
+    idle_rss = bench.server_rss()
+    peak_rss = idle_rss
+    sampling = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_rss
+        while not sampling.wait(0.1):
+            peak_rss = max(peak_rss, bench.server_rss())
+
+    def api_client(deadline: float) -> int:
+        done = 0
+        with requests.Session() as session:
+            while time.perf_counter() < deadline:
+                session.get(url).raise_for_status()
+                done += 1
+        return done
+
+    def s3_client(deadline: float) -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            bench.s3.head_object(Bucket=bench.bucket, Key=key)
+            done += 1
+        return done
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        api_rate = _rate(api_client, clients, seconds)
+    finally:
+        sampling.set()
+        sampler.join()
+    s3_rate = _rate(s3_client, clients, seconds)
+    return Result(
+        f"dataset info, {clients} concurrent clients",
+        1 / api_rate,
+        1 / s3_rate,
+        None,
+        f"{api_rate:.0f} req/s vs {s3_rate:.0f}; server RSS {idle_rss / MB:.0f} MB idle, "
+        f"{peak_rss / MB:.0f} MB peak",
+    )
+
+
+def _rate(client: Callable[[float], int], clients: int, seconds: float) -> float:
+    """Calls per second of ``clients`` threads each running ``client`` until a shared deadline."""
+    start = time.perf_counter()
+    deadline = start + seconds
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        done = sum(pool.map(client, [deadline] * clients))
+    return done / (time.perf_counter() - start)
