@@ -19,3 +19,6 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+# gunicorn 27's runtime-control socket lives at one fixed path per user; several servers on
+# one host (tests, replicas) would fight over it, and nothing here uses gunicornc.
+control_socket_disable = True

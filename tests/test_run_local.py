@@ -17,26 +17,27 @@ def start(tmp_path, port: int) -> tuple[subprocess.Popen, str]:
     """Start the launcher as a terminal would; return it and the S3 endpoint it announced."""
     env = {**os.environ, "PORT": str(port), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.pop("S3_ENDPOINT_URL", None)
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "deploy.run_local"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
-    )
-    announced = launcher.stdout.readline()
-    endpoint = re.search(r"at (http://127\.0\.0\.1:\d+)", announced)
-    assert endpoint, announced
+    output = tmp_path / "make-run.log"
+    with open(output, "ab") as log:  # a file, not a pipe: a full pipe would stall the server's logging
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "deploy.run_local"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return launcher, endpoint.group(1)
-        except requests.ConnectionError:
+                endpoints = re.findall(
+                    r"embedded S3 \(SeaweedFS\) at (http://127\.0\.0\.1:\d+)", output.read_text()
+                )
+                return launcher, endpoints[-1]
+        except requests.RequestException:  # not up yet, or S3 still starting behind it
             time.sleep(0.3)
-    raise AssertionError("make run did not become ready")
+    raise AssertionError("make run did not become ready: " + output.read_text()[-2000:])
 
 
 def ctrl_c(launcher: subprocess.Popen) -> int:
