@@ -25,10 +25,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8000 \
     GUNICORN_CMD_ARGS="--worker-tmp-dir /dev/shm"
-# A fixed numeric uid lets orchestrators verify runAsNonRoot; the home directory is where
-# gunicorn puts its control socket (`gunicornc` inside the container).
+# A fixed numeric uid lets orchestrators verify runAsNonRoot.
 RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app app
+ && useradd --system --uid 10001 --gid app --no-create-home app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY service/ service/
