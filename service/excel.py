@@ -35,13 +35,15 @@ from decimal import Decimal
 from typing import BinaryIO
 
 import ijson
-from lxml.etree import fromstring
+from lxml.etree import xmlfile
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.xml.constants import SHEET_MAIN_NS
 
 from service.errors import NotTabular
 
@@ -60,6 +62,9 @@ WIDTH_SAMPLE_ROWS = 200
 MIN_WIDTH, MAX_WIDTH, TEXT_WIDTH = 6, 60, 30
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_PLAIN = re.compile("[^\t\n\x20-%'-;=?-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]").search
+"""Finds what ``_text`` would change: characters XML cannot carry, and ``&``, ``<``, ``>``, CR."""
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 _RESERVED_SHEET_NAMES = {"history"}
 _BOLD = Font(bold=True)
@@ -363,7 +368,7 @@ def _create_sheets(workbook: Workbook, tables: list[_Table], max_rows: int) -> N
 
 def _header_cell(sheet: WriteOnlyWorksheet, name: str) -> Cell:
     """A bold header cell that is text whatever the key looks like (``=x`` stays ``=x``)."""
-    cell = WriteOnlyCell(sheet, _text(name))
+    cell = WriteOnlyCell(sheet, _clean(name))
     cell.data_type = "s"
     cell.font = _BOLD
     return cell
@@ -391,7 +396,7 @@ def _unique_sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _text(text: str) -> str:
+def _clean(text: str) -> str:
     """``text`` cut to Excel's limit, with what XML cannot carry replaced."""
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
@@ -400,21 +405,51 @@ def _text(text: str) -> str:
     return text
 
 
+def _text(text: str) -> str:
+    """``text`` made safe for a data cell: cleaned, then escaped for XML (``_RowSheet`` inserts it as is)."""
+    return _clean(text).translate(_ESCAPES)
+
+
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's sheet writer, on a file object of its own so that ``_RowSheet`` can add raw XML."""
+
+    def get_stream(self) -> Iterator[object]:
+        with (
+            open(self.out, "wb") as self.file,
+            xmlfile(self.file) as xf,
+            xf.element("worksheet", xmlns=SHEET_MAIN_NS),
+        ):
+            try:
+                while True:
+                    element = yield
+                    if element is True:
+                        yield xf
+                    elif element is not None:
+                        xf.write(element)
+            except GeneratorExit:
+                pass
+
+
 class _RowSheet(WriteOnlyWorksheet):
     """A write-only sheet whose data rows are serialised here rather than cell by cell in openpyxl.
 
     openpyxl's ``append`` costs several microseconds a cell (a Cell object, type inference, one lxml
     context manager per element), more than the whole xlsxwriter export. Here rows become XML text,
-    parsed back by lxml a batch at a time and handed to openpyxl's own stream, several times faster.
-    Row 1, the bold header, still goes through openpyxl. Data rows hold only ``None``, ``bool``, ``int``,
-    ``float`` and ``str`` already made safe by ``_text``; every ``str`` becomes an inline string, so text
+    written a batch at a time into the sheet's stream, between openpyxl's own elements. Row 1, the bold
+    header, still goes through openpyxl. Data rows hold only ``None``, ``bool``, ``int``, ``float`` and
+    ``str`` already made safe and escaped by ``_text``; every ``str`` becomes an inline string, so text
     can never turn into a formula or an error value. Relies on openpyxl's write-only internals
-    (``_write_rows``, ``_writer``), hence the pinned version.
+    (``_get_writer``, ``_write_rows``, ``WorksheetWriter.get_stream``), hence the pinned version.
     """
 
     def __init__(self, parent: Workbook, title: str, columns: int) -> None:
         super().__init__(parent, title)
         self._letters = [get_column_letter(number) for number in range(1, columns + 1)]
+
+    def _get_writer(self) -> None:
+        if self._writer is None:
+            self._writer = _SheetWriter(self)
+            self._writer.write_top()
 
     def _write_rows(self) -> Iterator[None]:
         try:
@@ -434,15 +469,19 @@ class _RowSheet(WriteOnlyWorksheet):
                     size += len(row)
                     row_number += 1
                     if size > _BATCH_CHARACTERS:
-                        _write_batch(xf, batch)
+                        self._write_batch(xf, batch)
                         size = 0
             except GeneratorExit:
-                _write_batch(xf, batch)
+                self._write_batch(xf, batch)
         self._writer.xf.send(None)
+
+    def _write_batch(self, xf: object, batch: list[str]) -> None:
+        xf.flush()  # type: ignore[attr-defined]  # what lxml buffered goes first
+        self._writer.file.write("".join(batch).encode())
+        batch.clear()
 
 
 _BATCH_CHARACTERS = 1 << 20
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
 def _row_xml(values: list[object], number: str, letters: list[str]) -> str:
@@ -453,21 +492,13 @@ def _row_xml(values: list[object], number: str, letters: list[str]) -> str:
         kind = type(value)
         if kind is str:
             space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""  # type: ignore[index]
-            parts.append(
-                f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{value.translate(_ESCAPES)}</t></is></c>'  # type: ignore[attr-defined]
-            )
+            parts.append(f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{value}</t></is></c>')
         elif kind is bool:
             parts.append(f'<c r="{letter}{number}" t="b"><v>{"1" if value else "0"}</v></c>')
         else:
             parts.append(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
     parts.append("</row>")
     return "".join(parts)
-
-
-def _write_batch(xf: object, batch: list[str]) -> None:
-    for row in fromstring("<rows>" + "".join(batch) + "</rows>"):
-        xf.write(row)  # type: ignore[attr-defined]
-    batch.clear()
 
 
 class _Writer:
@@ -514,10 +545,18 @@ class _Writer:
             empty = False
             path = node[key]  # type: ignore[index]
             event, value = next(events)
+            # The common cases inline: plain text of legal length, floats, integers Excel holds exactly.
             if event == "string":
-                row[path.column] = _text(value)  # type: ignore[arg-type]
+                row[path.column] = (
+                    value if _NOT_PLAIN(value) is None and len(value) <= MAX_TEXT else _text(value)  # type: ignore[arg-type]
+                )
             elif event == "number":
-                row[path.column] = value if type(value) is float else _number(value)  # type: ignore[arg-type]
+                kind = type(value)
+                row[path.column] = (
+                    value
+                    if kind is float or (kind is int and -EXACT_INTEGERS < value < EXACT_INTEGERS)  # type: ignore[operator]
+                    else _number(value)  # type: ignore[arg-type]
+                )
             elif event == "boolean":
                 row[path.column] = value
             elif event == "null":
