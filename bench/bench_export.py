@@ -42,7 +42,7 @@ def export_ours(source: Path, target: Path) -> None:
     from service.excel import write_workbook
 
     with target.open("wb") as out:
-        write_workbook(source.open, out)
+        write_workbook(lambda: source.open("rb"), out)
 
 
 def export_pandas(source: Path, target: Path) -> None:
