@@ -103,6 +103,13 @@ class DatasetList(Resource):
         body, filename = _upload_source()
         received, size = upload.receive(body, current_app.config["MAX_UPLOAD_BYTES"])
         with received:
+            declared = request.content_length
+            if body is request.stream and declared is not None and size != declared:
+                # gunicorn ends the body quietly when the client hangs up half-way; a prefix
+                # that happens to be valid JSON must not be stored as if it were the upload.
+                raise BadRequest(
+                    f"The body ended after {size} of the {declared} bytes its Content-Length declared."
+                )
             dataset = get_storage().save(received, filename, size)
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
