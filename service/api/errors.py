@@ -1,8 +1,8 @@
 """Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_restx import Api, Model, fields
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from ..errors import DatasetError, Unauthorized
 
@@ -12,6 +12,10 @@ error_model = Model(
 
 
 def _http_error(error: HTTPException) -> tuple[dict, int]:
+    if isinstance(error, RequestEntityTooLarge):
+        # Werkzeug refused the declared length before reading the body; say what the limit is.
+        limit = current_app.config["MAX_UPLOAD_BYTES"]
+        return {"message": f"The upload is larger than the limit of {limit} bytes."}, 413
     return {"message": error.description}, error.code or 500
 
 
