@@ -12,7 +12,9 @@ import time
 from datetime import datetime, timezone
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+PATTERN = r"[0-7][0-9A-HJKMNP-TV-Z]{25}"
+"""What every id matches, whole (also published in the API spec)."""
+_PATTERN = re.compile(PATTERN)
 _RANDOM_BITS = 80
 
 _lock = threading.Lock()

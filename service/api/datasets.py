@@ -46,11 +46,22 @@ page_model = ns.model(
     },
 )
 
+
+def cursor(value: str) -> str:
+    """A ``next_cursor`` this API gave out (it is a dataset id)."""
+    if not ids.is_valid(value):
+        raise ValueError("expected; this is not one the API gave out.")
+    return value
+
+
+# Published, so a client (or a fuzzer) can tell a well-formed cursor from one that is a 400.
+cursor.__schema__ = {"type": "string", "pattern": f"^{ids.PATTERN}$"}  # type: ignore[attr-defined]
+
 list_arguments = reqparse.RequestParser()
 list_arguments.add_argument(
     "limit", type=inputs.int_range(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"1 to {MAX_LIMIT}"
 )
-list_arguments.add_argument("cursor", type=str, help="next_cursor of the previous page")
+list_arguments.add_argument("cursor", type=cursor, help="next_cursor of the previous page")
 
 upload_arguments = reqparse.RequestParser()
 upload_arguments.add_argument("file", location="files", type=FileStorage, required=True, help="A JSON file")
@@ -84,10 +95,7 @@ class DatasetList(Resource):
     def get(self) -> dict:
         """List datasets, oldest first, a page at a time."""
         arguments = list_arguments.parse_args()
-        cursor = arguments["cursor"]
-        if cursor is not None and not ids.is_valid(cursor):
-            raise BadRequest("cursor: not a cursor this API gave out.")
-        items, next_cursor = get_storage().list(arguments["limit"], cursor)
+        items, next_cursor = get_storage().list(arguments["limit"], arguments["cursor"])
         return {"items": items, "next_cursor": next_cursor}
 
     @ns.doc(
@@ -154,7 +162,7 @@ class Dataset(Resource):
 @ns.route("/<string:dataset_id>/excel/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetExcel(Resource):
-    @ns.produces([XLSX_MIMETYPE])
+    @ns.produces([XLSX_MIMETYPE, "application/json"])  # errors are JSON
     @ns.response(200, "The workbook (.xlsx)")
     @_documented_errors(404, 422)
     def get(self, dataset_id: str) -> Response:

@@ -11,12 +11,14 @@ error_model = Model(
 )
 
 
-def _http_error(error: HTTPException) -> tuple[dict, int]:
+def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
+    # Keep the error's own headers, but not its HTML content type: a 405 must still say Allow.
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     if isinstance(error, RequestEntityTooLarge):
         # Werkzeug refused the declared length before reading the body; say what the limit is.
         limit = current_app.config["MAX_UPLOAD_BYTES"]
-        return {"message": f"The upload is larger than the limit of {limit} bytes."}, 413
-    return {"message": error.description}, error.code or 500
+        return {"message": f"The upload is larger than the limit of {limit} bytes."}, 413, headers
+    return {"message": error.description}, error.code or 500, headers
 
 
 def register(api: Api, app: Flask) -> None:
@@ -29,7 +31,7 @@ def register(api: Api, app: Flask) -> None:
         return {"message": error.message}, error.status, headers
 
     @api.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[dict, int]:
+    def http_error(error: HTTPException) -> tuple[dict, int, dict]:
         return _http_error(error)
 
     @api.errorhandler(Exception)
