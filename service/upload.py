@@ -27,7 +27,9 @@ DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
 # must leave room for the rest.
 _MAX_ENCODED_FILENAME = 1024
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and the bidirectional controls that make "evil\u202egnp.json" display
+# as "eviljson.png" wherever the name is shown.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class _Parser:
