@@ -1,7 +1,10 @@
 """gunicorn settings, read from the environment (``make run`` and the image both use this file)."""
 
+import json
 import os
 from pathlib import Path
+
+from gunicorn import util
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gthread: a long export or upload occupies one thread, not a whole worker, and the
@@ -22,3 +25,18 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 # gunicorn 27's runtime-control socket lives at one fixed path per user; several servers on
 # one host (tests, replicas) would fight over it, and nothing here uses gunicornc.
 control_socket_disable = True
+
+
+def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own refusals (a malformed request, a request line over its limit) as the API's
+    JSON error, not gunicorn's HTML page: every error a client sees is ``{"message": ...}``."""
+    body = json.dumps({"message": f"{reason}: {mesg}"}) + "\n"
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, (head + body).encode("latin-1"))
+
+
+# The workers call util.write_error for requests that never reach the app.
+util.write_error = _json_error
