@@ -22,7 +22,9 @@ from .errors import InvalidJSON, PayloadTooLarge
 CHUNK_SIZE = 256 * 1024
 SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
 _FORM_FEED = b"\x0c"
-_PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation)
+# ValueError: an integer longer than Python reads (4,300 digits, a guard against quadratic
+# parsing); yajl's C callback surfaces it as a SystemError caused by that ValueError.
+_PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation, ValueError, SystemError)
 DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
 # must leave room for the rest.
@@ -125,6 +127,8 @@ def _reason(error: Exception) -> str:
     """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
     if isinstance(error, UnicodeDecodeError):
         return "invalid UTF-8 or an invalid \\u escape in a string"
+    if isinstance(error.__cause__ or error, ValueError) and not isinstance(error, ijson.JSONError):
+        return "an integer with more digits than this service reads (4,300)"
     if isinstance(error, decimal.InvalidOperation):
         return "a number out of range"
     text = error.args[0] if error.args else str(error)

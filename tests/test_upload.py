@@ -106,3 +106,10 @@ def test_long_filenames_are_cut_to_what_metadata_can_carry():
     kept = upload.clean_filename("ж" * 1000 + ".json")
     assert 0 < len(kept) < 1000
     assert set(kept) == {"ж"}
+
+
+def test_an_integer_longer_than_python_reads_is_a_clear_400():
+    digits = "7" * 5000  # past Python's 4,300-digit guard against quadratic int parsing
+    with pytest.raises(InvalidJSON, match="more digits than this service reads"):
+        receive(f"[{digits}]".encode())
+    assert receive(f"[{digits[:4000]}]".encode()).startswith(b"[7777")
