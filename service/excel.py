@@ -65,6 +65,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NOT_PLAIN = re.compile("[^\t\n\x20-%'-;=?-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]").search
 """Finds what ``_text`` would change: characters XML cannot carry, and ``&``, ``<``, ``>``, CR."""
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_EXCEL_ESCAPE = re.compile("(_x[0-9A-Fa-f]{4}_)")
+"""Excel reads ``_xHHHH_`` in cell text as the character U+HHHH; ``_x005F`` escapes the underscore."""
 _NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 _RESERVED_SHEET_NAMES = {"history"}
 _BOLD = Font(bold=True)
@@ -368,7 +370,7 @@ def _create_sheets(workbook: Workbook, tables: list[_Table], max_rows: int) -> N
 
 def _header_cell(sheet: WriteOnlyWorksheet, name: str) -> Cell:
     """A bold header cell that is text whatever the key looks like (``=x`` stays ``=x``)."""
-    cell = WriteOnlyCell(sheet, _clean(name))
+    cell = WriteOnlyCell(sheet, _literal(_clean(name)))
     cell.data_type = "s"
     cell.font = _BOLD
     return cell
@@ -405,9 +407,15 @@ def _clean(text: str) -> str:
     return text
 
 
+def _literal(text: str) -> str:
+    """``text`` as Excel will show it literally: ``_x0041_`` stays ``_x0041_``, not ``A``."""
+    return _EXCEL_ESCAPE.sub(r"_x005F\1", text) if "_x" in text else text
+
+
 def _text(text: str) -> str:
-    """``text`` made safe for a data cell: cleaned, then escaped for XML (``_RowSheet`` inserts it as is)."""
-    return _clean(text).translate(_ESCAPES)
+    """``text`` made safe for a data cell: cleaned, then escaped for Excel and XML (``_RowSheet`` inserts
+    it as is)."""
+    return _literal(_clean(text)).translate(_ESCAPES)
 
 
 class _SheetWriter(WorksheetWriter):
@@ -548,7 +556,9 @@ class _Writer:
             # The common cases inline: plain text of legal length, floats, integers Excel holds exactly.
             if event == "string":
                 row[path.column] = (
-                    value if _NOT_PLAIN(value) is None and len(value) <= MAX_TEXT else _text(value)  # type: ignore[arg-type]
+                    value
+                    if _NOT_PLAIN(value) is None and len(value) <= MAX_TEXT and "_x" not in value  # type: ignore[operator]
+                    else _text(value)  # type: ignore[arg-type]
                 )
             elif event == "number":
                 kind = type(value)

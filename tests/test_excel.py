@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils.escape import unescape
 
 from service.errors import NotTabular
 from service.excel import MAX_COLUMNS, MAX_TEXT, write_workbook
@@ -207,6 +208,18 @@ def test_keys_that_look_like_formulas_stay_text_in_the_header() -> None:
 
     assert sheet["A1"].value == "=SUM(A1)"
     assert sheet["A1"].data_type == "s"
+
+
+def test_text_that_looks_like_an_excel_escape_stays_literal() -> None:
+    """Excel shows ``_x0041_`` in cell text as ``A`` unless the underscore is escaped as ``_x005F``;
+    openpyxl reads the stored form back, so decode it as Excel does before comparing."""
+    texts = ["_x0041_", "a_x000D_b", "_x00zz_", "plain_x"]
+    workbook = export([{"_x0042_": text} for text in texts])
+
+    stored = rows(workbook)
+    assert [unescape(value) for value in stored[0]] == ["_x0042_"]
+    assert [unescape(row[0]) for row in stored[1:]] == texts
+    assert stored[1][0] == "_x005F_x0041_"
 
 
 def test_whitespace_and_markup_survive_exactly() -> None:
