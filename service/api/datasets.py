@@ -10,7 +10,7 @@ from flask_restx import Namespace, Resource, fields, inputs, reqparse
 from werkzeug.datastructures import FileStorage, Headers
 
 from .. import exports, ids, upload
-from ..errors import BadRequest, UnsupportedMediaType
+from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..storage import XLSX_MIMETYPE, get_storage
 from .auth import require_token
 from .errors import error_model
@@ -132,6 +132,10 @@ def _upload_source() -> tuple[IO[bytes], str]:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
         return sent.stream, upload.clean_filename(sent.filename)
     if mimetype == "application/json" or mimetype.endswith("+json"):
+        # Werkzeug's own check allows room for a multipart envelope; a raw body has none.
+        limit = current_app.config["MAX_UPLOAD_BYTES"]
+        if (request.content_length or 0) > limit:
+            raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
         return request.stream, upload.clean_filename(request.args.get("filename"))
     if not mimetype and not request.content_length:
         raise BadRequest(
