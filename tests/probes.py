@@ -1,0 +1,134 @@
+"""Tools for the robustness tests: raw HTTP over a socket, listings, servers of their own, memory.
+
+``requests`` always sends well-formed requests; the tests that need a lying Content-Length, a body
+that stops half-way or headers without a body speak HTTP/1.1 over a plain socket instead.
+"""
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from deploy.embedded_s3 import EmbeddedS3
+from tests.servers import ApiServer, s3_environment, start_api
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def raw_request(
+    url: str, head: str, body: bytes = b"", *, half_close: bool = False, timeout: float = 10
+) -> RawResponse:
+    """Send ``head`` (request line and headers, without the blank line) and ``body`` as they are,
+    then read one response. With ``half_close`` the sending side is shut after ``body``, as a
+    client that hangs up would; otherwise the connection stays open while the response is read."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode("latin-1") + b"\r\n\r\n" + body)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"connection closed before a response; got {received!r}")
+            received += chunk
+        header_block, _, rest = received.partition(b"\r\n\r\n")
+        status_line, *header_lines = header_block.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+    return RawResponse(int(status_line.split()[1]), headers, rest[:length])
+
+
+def all_datasets(url: str, headers: dict[str, str] | None = None) -> list[dict]:
+    """Every dataset the API lists, following the cursors."""
+    found: list[dict] = []
+    params: dict[str, object] = {"limit": 1000}
+    while True:
+        response = requests.get(f"{url}/datasets/", params=params, headers=headers, timeout=60)
+        response.raise_for_status()
+        page = response.json()
+        found += page["items"]
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
+def upload_json(url: str, body: bytes, filename: str = "data.json", **kwargs) -> requests.Response:
+    """POST ``body`` as a raw application/json upload."""
+    return requests.post(
+        f"{url}/datasets/",
+        params={"filename": filename},
+        data=body,
+        headers={"Content-Type": "application/json", **kwargs.pop("headers", {})},
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs,
+    )
+
+
+def assert_error(response, status: int) -> str:
+    """Check ``response`` is the API's JSON error with ``status``; return its message."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["Content-Type"] == "application/json", response.headers
+    message = response.json()["message"]
+    assert isinstance(message, str) and message.strip()
+    return message
+
+
+@contextlib.contextmanager
+def api_server(s3: EmbeddedS3, bucket: str, log_dir: Path, **settings: str) -> Iterator[ApiServer]:
+    """gunicorn serving the API on ``s3`` in a bucket of its own, for the length of a ``with``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"gunicorn-{bucket}.log", "ab") as log:
+        server = start_api({**s3_environment(s3, bucket), **settings}, log=log)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def worker_pids(server: ApiServer) -> list[int]:
+    """The pids of the gunicorn workers (the children of the master process)."""
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def peak_memory_kib(pid: int) -> int:
+    """The process's peak resident set size so far (VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise LookupError(f"no VmHWM for {pid}")
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2):
+    """Poll ``predicate`` until it returns something true, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {predicate}")
+        time.sleep(interval)
