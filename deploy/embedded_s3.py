@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -58,6 +58,8 @@ class EmbeddedS3:
     endpoint_url: str
     access_key: str
     secret_key: str
+    ports: dict[str, int] = field(default_factory=dict)
+    """The port of each weed component; pass them to ``start`` to restart on the same ones."""
 
     def stop(self) -> None:
         """Stop the server and wait for it (SIGINT lets weed flush and exit cleanly)."""
@@ -70,10 +72,18 @@ class EmbeddedS3:
                 self.process.wait()
 
 
-def start(data_dir: Path, access_key: str, secret_key: str, log: IO | int = subprocess.DEVNULL) -> EmbeddedS3:
-    """Start ``weed mini`` keeping its data in ``data_dir``; return once S3 answers."""
+def start(
+    data_dir: Path,
+    access_key: str,
+    secret_key: str,
+    log: IO | int = subprocess.DEVNULL,
+    ports: dict[str, int] | None = None,
+) -> EmbeddedS3:
+    """Start ``weed mini`` keeping its data in ``data_dir``; return once S3 answers.
+
+    Each component gets a free port unless ``ports`` (an earlier server's) says which."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port(grpc_too=True) for name in _COMPONENTS}
+    ports = ports or {name: free_port(grpc_too=True) for name in _COMPONENTS}
     command = [
         weed_binary(),
         "mini",
@@ -89,7 +99,7 @@ def start(data_dir: Path, access_key: str, secret_key: str, log: IO | int = subp
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = EmbeddedS3(process, f"http://127.0.0.1:{ports['s3']}", access_key, secret_key)
+    server = EmbeddedS3(process, f"http://127.0.0.1:{ports['s3']}", access_key, secret_key, ports)
     try:
         wait_until_answering(server.endpoint_url, process, timeout=60)
     except BaseException:

@@ -1,0 +1,144 @@
+"""Storage faults: with S3 gone every call is a prompt 503 with a message, and when S3 returns the same
+API process carries on. An upload that S3 drops half-way leaves no dataset behind.
+
+The module has its own SeaweedFS, stopped and restarted on the same ports and data, and its own API.
+"""
+
+import time
+
+import boto3
+import pytest
+import requests
+
+from deploy import embedded_s3
+from tests.probes import all_datasets, api_server, assert_error, upload_json, wait_for
+
+BUCKET = "faults"
+CALL_LIMIT_S = 15  # boto3's connect timeout and retries are set to fail fast, far inside this
+
+
+class RestartableS3:
+    """A SeaweedFS that can be stopped and started again on the same ports and data."""
+
+    def __init__(self, data_dir, log) -> None:
+        self.data_dir, self.log = data_dir, log
+        self.server = embedded_s3.start(data_dir, "fault-access", "fault-secret-0123456789", log=log)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def restart(self) -> None:
+        self.server = embedded_s3.start(
+            self.data_dir,
+            self.server.access_key,
+            self.server.secret_key,
+            log=self.log,
+            ports=self.server.ports,
+        )
+
+    def keys(self) -> list[str]:
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.server.endpoint_url,
+            aws_access_key_id=self.server.access_key,
+            aws_secret_access_key=self.server.secret_key,
+            region_name="us-east-1",
+        )
+        return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faults")
+    with open(folder / "seaweedfs.log", "ab") as log:
+        server = RestartableS3(folder / "data", log)
+        yield server
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(s3, tmp_path_factory):
+    with api_server(s3.server, BUCKET, tmp_path_factory.mktemp("faults-api")) as server:
+        yield server.url
+
+
+def ready(api: str) -> bool:
+    return requests.get(f"{api}/readyz", timeout=CALL_LIMIT_S).status_code == 200
+
+
+def timed(method: str, url: str, **kwargs) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.request(method, url, timeout=60, **kwargs)
+    return response, time.monotonic() - started
+
+
+def test_an_outage_is_a_prompt_503_everywhere_and_the_service_recovers(s3, api):
+    kept = upload_json(api, b'[{"name": "kept", "n": 1}]', filename="kept.json").json()
+    export = requests.get(f"{api}/datasets/{kept['id']}/excel/", timeout=60)
+    assert export.status_code == 200
+
+    s3.stop()
+    calls = {
+        "list": ("GET", "/datasets/", {}),
+        "info": ("GET", f"/datasets/{kept['id']}/", {}),
+        "upload": ("POST", "/datasets/", {"files": {"file": ("new.json", b"[1, 2]")}}),
+        "raw upload": (
+            "POST",
+            "/datasets/",
+            {"data": b"{}", "headers": {"Content-Type": "application/json"}},
+        ),
+        "content": ("GET", f"/datasets/{kept['id']}/content/", {}),
+        "excel": ("GET", f"/datasets/{kept['id']}/excel/", {}),
+        "delete": ("DELETE", f"/datasets/{kept['id']}/", {}),
+        "readiness": ("GET", "/readyz", {}),
+    }
+    for name, (method, path, kwargs) in calls.items():
+        response, seconds = timed(method, api + path, **kwargs)
+        assert_error(response, 503)
+        print(f"{name} with S3 down: {response.status_code} in {seconds:.2f} s")
+        assert seconds < CALL_LIMIT_S, (name, seconds)
+    assert requests.get(f"{api}/healthz", timeout=5).status_code == 200  # the process itself is fine
+
+    s3.restart()
+    wait_for(lambda: ready(api), timeout=60)
+    assert [dataset["id"] for dataset in all_datasets(api)] == [kept["id"]]
+    assert requests.get(f"{api}/datasets/{kept['id']}/content/", timeout=30).content == (
+        b'[{"name": "kept", "n": 1}]'
+    )
+    again = requests.get(f"{api}/datasets/{kept['id']}/excel/", timeout=60)
+    assert again.status_code == 200 and again.content == export.content  # the cache survived
+    fresh = upload_json(api, b'{"after": "the outage"}')
+    assert fresh.status_code == 201
+    assert requests.delete(f"{api}/datasets/{fresh.json()['id']}/", timeout=30).status_code == 204
+
+
+def test_an_upload_cut_off_by_an_outage_leaves_no_dataset(s3, api):
+    wait_for(lambda: ready(api), timeout=60)
+    before_ids = {dataset["id"] for dataset in all_datasets(api)}
+    before_keys = s3.keys()
+    row = b'{"text": "' + b"x" * 1000 + b'"},'
+    halves = (b"[" + row * 2000, row * 2000 + b"{}]")  # 4 MB: past the in-memory spool, on disk
+
+    def body():
+        yield halves[0]
+        s3.stop()  # S3 goes away while the client is still sending
+        yield halves[1]
+
+    response, seconds = timed(
+        "POST", f"{api}/datasets/", data=body(), headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 503)
+    assert seconds < CALL_LIMIT_S + 15  # stopping weed is part of this request's time
+
+    s3.restart()
+    wait_for(lambda: ready(api), timeout=60)
+    assert {dataset["id"] for dataset in all_datasets(api)} == before_ids
+    assert s3.keys() == before_keys
+
+
+def test_credentials_s3_refuses_are_503(s3, tmp_path):
+    wrong = {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    with api_server(s3.server, BUCKET, tmp_path, **wrong) as misconfigured:
+        for path in ("/readyz", "/datasets/"):
+            message = assert_error(requests.get(misconfigured.url + path, timeout=CALL_LIMIT_S), 503)
+            assert "Storage" in message, message
