@@ -37,6 +37,7 @@ def start(tmp_path, port: int) -> tuple[subprocess.Popen, str]:
                 return launcher, endpoints[-1]
         except requests.RequestException:  # not up yet, or S3 still starting behind it
             time.sleep(0.3)
+    ctrl_c(launcher)
     raise AssertionError("make run did not become ready: " + output.read_text()[-2000:])
 
 
