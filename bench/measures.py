@@ -5,7 +5,6 @@ Timings alternate between the API and the baseline so that a change in the machi
 during the run falls on both sides of a ratio alike.
 """
 
-import contextlib
 import random
 import statistics
 import threading
@@ -17,15 +16,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import psutil
 import requests
 
+from bench.bench_export import CONTENDERS, run_in_process, tree_rss
 from bench.make_dataset import write_dataset
 from service import ids
 
 MB = 1024**2
 BYTES_PER_RECORD = 550  # about what bench.make_dataset writes per flat record of 24 fields
 MULTIPART_BOUNDARY = "datasets-bench-boundary"
+_, PANDAS, XLSXWRITER = CONTENDERS  # bench_export's (a) runs in-process; here the API is (a)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Sizes:
     export_records: int
     export_repeats: int
     load_seconds: float
+    export_runs: int
     load_clients: int = 16
 
 
@@ -50,6 +51,7 @@ FULL = Sizes(
     export_records=100_000,
     export_repeats=5,
     load_seconds=10,
+    export_runs=2,
 )
 QUICK = Sizes(
     upload_mb=10,
@@ -60,7 +62,10 @@ QUICK = Sizes(
     export_records=10_000,
     export_repeats=3,
     load_seconds=3,
+    export_runs=1,
 )
+MILLION_RECORDS = 1_000_000
+EXPORT_MEMORY_BUDGET = 150 * 1024**2  # issue 3: server memory growth during an export
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Result:
     baseline: float
     target: float | None
     note: str = ""
+    unit: str = "s"  # "s": seconds; "B": bytes (memory against a budget)
 
     @property
     def ratio(self) -> float:
@@ -109,13 +115,7 @@ class Bench:
 
     def server_rss(self) -> int:
         """Resident memory of gunicorn's master and workers together, in bytes."""
-        master = psutil.Process(self.server_pid)
-        processes = [master, *master.children(recursive=True)]
-        total = 0
-        for process in processes:
-            with contextlib.suppress(psutil.NoSuchProcess):  # a worker being replaced
-                total += process.memory_info().rss
-        return total
+        return tree_rss(self.server_pid)
 
 
 def _created(response: requests.Response) -> dict:
@@ -363,3 +363,67 @@ def _rate(client: Callable[[float], int], clients: int, seconds: float) -> float
     with ThreadPoolExecutor(max_workers=clients) as pool:
         done = sum(pool.map(client, [deadline] * clients))
     return done / (time.perf_counter() - start)
+
+
+def export(bench: Bench, records: int, contenders: bool = True) -> list[Result]:
+    """Issue 3's export through the live API (first, uncached request) against pandas and xlsxwriter
+    on the same file, each in a fresh process; and the server's peak memory growth meanwhile."""
+    path = bench.workdir / f"export-{records}.json"
+    write_dataset(path, records=records)
+    dataset_id = bench.post_json(path, path.name)["id"]
+    url = f"{bench.url}/datasets/{dataset_id}/excel/"
+    api_times, pandas_times, xlsxwriter_times, growths = [], [], [], []
+    for _ in range(bench.sizes.export_runs if contenders else 1):
+        bench.s3.delete_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}.xlsx")  # uncached
+        seconds, growth = _export_with_memory(bench, url)
+        api_times.append(seconds)
+        growths.append(growth)
+        if contenders:
+            pandas_times.append(run_in_process(PANDAS, path)[0])
+            xlsxwriter_times.append(run_in_process(XLSXWRITER, path)[0])
+    bench.session.delete(f"{bench.url}/datasets/{dataset_id}/")
+    path.unlink()
+    ours = min(api_times)  # best of the runs: the least disturbed by the other load on the machine
+    label = f"export {records:,} x 24 via API"
+    memory = Result(
+        f"{label}: server memory growth",
+        max(growths),
+        EXPORT_MEMORY_BUDGET,
+        1.0,
+        f"peak over idle; {ours:.1f} s; budget {EXPORT_MEMORY_BUDGET // MB} MB",
+        unit="B",
+    )
+    if not contenders:
+        return [memory]
+    runs = f"best of {len(api_times)}, each contender in a fresh process"
+    return [
+        Result(f"{label} / pandas + to_excel", ours, min(pandas_times), 0.35, runs),
+        Result(f"{label} / xlsxwriter constant_memory", ours, min(xlsxwriter_times), 1.0, runs),
+        memory,
+    ]
+
+
+def _export_with_memory(bench: Bench, url: str) -> tuple[float, int]:
+    """Seconds for one export through the API, and the server's peak RSS growth during it."""
+    idle = peak = bench.server_rss()
+    sampling = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not sampling.wait(0.05):
+            peak = max(peak, bench.server_rss())
+
+    def get() -> None:
+        with bench.session.get(url, stream=True) as response:
+            response.raise_for_status()
+            for _ in response.iter_content(MB):
+                pass
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        seconds = timed(get)
+    finally:
+        sampling.set()
+        sampler.join()
+    return seconds, peak - idle

@@ -1,7 +1,7 @@
 """Start SeaweedFS and the API (gunicorn with the project's config), run every measure, print one
 line each and a summary, and stop everything again, also on Ctrl-C.
 
-Usage: python -m bench [--quick] [--markdown]
+Usage: python -m bench [--quick] [--markdown] [--million]
 
 Ratios compare the API with the boto3 call that does the same against the same S3 server in the
 same run; nothing is asserted about absolute times, and the exit status is 0 whatever the ratios.
@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import boto3
+import psutil
 from botocore.config import Config
 
 from bench import measures
@@ -31,11 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
     parser.add_argument("--markdown", action="store_true", help="also print the results as a table")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help=f"also export {measures.MILLION_RECORDS:,} records through the API for its memory (minutes)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and temporary data go away either way.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        results = program(measures.QUICK if args.quick else measures.FULL)
+        results = program(measures.QUICK if args.quick else measures.FULL, args.million)
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped, temporary data removed", file=sys.stderr)
         return 130
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def program(sizes: measures.Sizes) -> list[measures.Result]:
+def program(sizes: measures.Sizes, million: bool = False) -> list[measures.Result]:
     """Every measure on fresh servers; the servers and the scratch directory are gone on return."""
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="datasets-bench-")))
@@ -85,10 +91,13 @@ def program(sizes: measures.Sizes) -> list[measures.Result]:
         record(measures.list_page(bench, measures.fill_bucket(bench, sizes.list_objects)))
         record(*measures.cached_export(bench))
         record(measures.load(bench, small))
+        record(*measures.export(bench, sizes.export_records))
+        if million:
+            record(*measures.export(bench, measures.MILLION_RECORDS, contenders=False))
         return results
 
 
-COLUMNS = "{:<46} {:>10} {:>10} {:>7} {:>7}  {:<5} {}"
+COLUMNS = "{:<58} {:>10} {:>10} {:>7} {:>7}  {:<5} {}"
 
 
 def print_header() -> None:
@@ -101,8 +110,8 @@ def print_line(result: measures.Result) -> None:
     print(
         COLUMNS.format(
             result.name,
-            _seconds(result.api),
-            _seconds(result.baseline),
+            _amount(result.api, result.unit),
+            _amount(result.baseline, result.unit),
             f"{result.ratio:.2f}",
             target,
             verdict,
@@ -112,7 +121,9 @@ def print_line(result: measures.Result) -> None:
     )
 
 
-def _seconds(value: float) -> str:
+def _amount(value: float, unit: str) -> str:
+    if unit == "B":
+        return f"{value / measures.MB:.0f} MB"
     return f"{value:.3f} s" if value >= 1 else f"{value * 1000:.2f} ms"
 
 
@@ -131,17 +142,22 @@ def print_markdown(results: list[measures.Result]) -> None:
         target = "-" if result.target is None else f"<= {result.target:.1f}"
         verdict = {True: "ok", False: "miss", None: result.note}[result.ok]
         print(
-            f"| {result.name} | {_seconds(result.api)} | {_seconds(result.baseline)} "
+            f"| {result.name} | {_amount(result.api, result.unit)} | {_amount(result.baseline, result.unit)} "
             f"| {result.ratio:.2f} | {target} | {verdict} |"
         )
 
 
 def machine() -> str:
-    """The machine the numbers came from: cores, CPU model, Python."""
+    """The machine the numbers came from: cores, CPU model, memory, load, Python."""
     model = "unknown CPU"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"machine: {len(os.sched_getaffinity(0))} cores, {model}, Python {platform.python_version()}"
+    memory = psutil.virtual_memory().total / 1024**3
+    load = ", ".join(f"{average:.2f}" for average in os.getloadavg())
+    return (
+        f"machine: {len(os.sched_getaffinity(0))} cores, {model}, {memory:.1f} GiB, "
+        f"Python {platform.python_version()}; load average {load}"
+    )
