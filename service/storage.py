@@ -160,8 +160,9 @@ class Storage:
         """Delete a dataset and its cached export."""
         self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
         with _translate_errors(dataset_id):
-            self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset_id))
+            # The dataset first: an export being cached meanwhile then finds it gone (save_export).
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
+            self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset_id))
 
     def open_content(self, dataset_id: str) -> StoredObject:
         """The stored bytes of a dataset, as a stream."""
@@ -194,6 +195,14 @@ class Storage:
                 ContentType=XLSX_MIMETYPE,
                 Metadata={"source-etag": dataset.etag},
             )
+        # A delete that ran while the workbook was made may have removed the export key before this
+        # PUT; then the dataset is gone too, and the export must not outlive it.
+        try:
+            self.get(dataset.id)
+        except DatasetNotFound:
+            with _translate_errors(dataset.id):
+                self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset.id))
+            raise
 
 
 def _dataset_key(dataset_id: str) -> str:
