@@ -4,7 +4,9 @@ API process carries on. An upload that S3 drops half-way leaves no dataset behin
 The module has its own SeaweedFS, stopped and restarted on the same ports and data, and its own API.
 """
 
+import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -15,6 +17,9 @@ from tests.probes import all_datasets, api_server, assert_error, upload_json, wa
 
 BUCKET = "faults"
 CALL_LIMIT_S = 15  # boto3's connect timeout and retries are set to fail fast, far inside this
+# A server that accepts connections but never answers costs boto3's read timeout on each of its
+# attempts (2 x 30 s, see service/storage.py), and no more.
+FROZEN_LIMIT_S = 75
 
 
 class RestartableS3:
@@ -26,6 +31,13 @@ class RestartableS3:
 
     def stop(self) -> None:
         self.server.stop()
+
+    def freeze(self) -> None:
+        """Stop the process without closing its sockets: connections open, answers never come."""
+        self.server.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.server.process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         self.server = embedded_s3.start(
@@ -68,7 +80,7 @@ def ready(api: str) -> bool:
 
 def timed(method: str, url: str, **kwargs) -> tuple[requests.Response, float]:
     started = time.monotonic()
-    response = requests.request(method, url, timeout=60, **kwargs)
+    response = requests.request(method, url, timeout=2 * FROZEN_LIMIT_S, **kwargs)
     return response, time.monotonic() - started
 
 
@@ -142,3 +154,26 @@ def test_credentials_s3_refuses_are_503(s3, tmp_path):
         for path in ("/readyz", "/datasets/"):
             message = assert_error(requests.get(misconfigured.url + path, timeout=CALL_LIMIT_S), 503)
             assert "Storage" in message, message
+
+
+def test_a_frozen_s3_is_a_503_after_the_read_timeouts_and_health_stays_up(s3, api):
+    wait_for(lambda: ready(api), timeout=60)
+    dataset = upload_json(api, b'{"frozen": false}').json()
+    paths = ["/readyz", "/datasets/", f"/datasets/{dataset['id']}/", f"/datasets/{dataset['id']}/content/"]
+    s3.freeze()
+    try:
+        with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+            waiting = [pool.submit(timed, "GET", api + path) for path in paths]
+            time.sleep(2)
+            # Threads stuck on S3 do not stop the process from answering its liveness probe.
+            health, seconds = timed("GET", f"{api}/healthz")
+            assert health.status_code == 200 and seconds < 2
+            for path, future in zip(paths, waiting, strict=True):
+                response, seconds = future.result()
+                print(f"{path} with S3 frozen: {response.status_code} in {seconds:.1f} s")
+                assert_error(response, 503)
+                assert seconds < FROZEN_LIMIT_S, (path, seconds)
+    finally:
+        s3.thaw()
+    wait_for(lambda: ready(api), timeout=60)
+    assert requests.get(f"{api}/datasets/{dataset['id']}/", timeout=30).json() == dataset
