@@ -8,10 +8,11 @@ Layout of the bucket:
 """
 
 import logging
+import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -49,6 +50,10 @@ _CLIENT_CONFIG = Config(
 _TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4
 )
+# A streamed upload (StreamingUpload) holds its parts in memory: at most this many at once
+# (s3transfer's setting, which boto3's constructor does not take).
+_TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
+_STREAM_QUEUE_CHUNKS = 32  # chunks handed from the request thread to a StreamingUpload, at most
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,18 @@ class Storage:
                 Config=_TRANSFER_CONFIG,
             )
         return self.get(dataset_id)
+
+    @contextmanager
+    def upload(self, filename: str, size: int) -> Iterator["StreamingUpload"]:
+        """A new dataset of ``size`` bytes stored while its bytes still arrive: ``write()`` them,
+        then ``commit()``. Nothing is visible in the bucket before the commit; leaving the block
+        without one aborts the upload, so a rejected body leaves nothing behind."""
+        stored = StreamingUpload(self, filename, size)
+        try:
+            yield stored
+        except BaseException:
+            stored.abort()
+            raise
 
     def get(self, dataset_id: str) -> Dataset:
         """The dataset with this id, or DatasetNotFound."""
@@ -203,6 +220,93 @@ class Storage:
             with _translate_errors(dataset.id):
                 self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset.id))
             raise
+
+
+class _Aborted(Exception):
+    """Raised into the transfer by StreamingUpload.abort, so s3transfer aborts the multipart upload."""
+
+
+_END = object()
+
+
+class StreamingUpload:
+    """boto3's upload_fileobj in a thread of its own, reading from a queue the request thread fills.
+
+    s3transfer sends parts as they fill and completes the multipart upload (or PUTs a small body)
+    only on reaching the end, which ``commit()`` sends after the whole body checked out; an error
+    raised into it instead makes s3transfer abort the multipart upload.
+    """
+
+    def __init__(self, storage: Storage, filename: str, size: int) -> None:
+        self._storage = storage
+        self.dataset_id = ids.new_id()
+        self._chunks: queue.Queue = queue.Queue(maxsize=_STREAM_QUEUE_CHUNKS)
+        self._pending = bytearray()
+        self._ended = False
+        self._error: BaseException | None = None
+        metadata = {"filename": quote(filename, safe=""), "size": str(size)}
+        self._thread = threading.Thread(target=self._transfer, args=(metadata,), daemon=True)
+        self._thread.start()
+
+    def _transfer(self, metadata: dict[str, str]) -> None:
+        try:
+            self._storage.client.upload_fileobj(
+                self,
+                self._storage.bucket,
+                _dataset_key(self.dataset_id),
+                ExtraArgs={"Metadata": metadata, "ContentType": "application/json"},
+                Config=_TRANSFER_CONFIG,
+            )
+        except BaseException as error:  # handed to the request thread by _put and commit
+            self._error = error
+
+    def read(self, amount: int = -1) -> bytes:
+        """What s3transfer reads the body with, in its own thread."""
+        while not self._ended and (amount < 0 or len(self._pending) < amount):
+            chunk = self._chunks.get()
+            if chunk is _END:
+                self._ended = True
+            elif isinstance(chunk, _Aborted):
+                raise chunk
+            else:
+                self._pending += chunk
+        size = len(self._pending) if amount < 0 else min(amount, len(self._pending))
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
+
+    def write(self, chunk: bytes) -> None:
+        """Send the next bytes of the body (StorageUnavailable if the transfer failed)."""
+        self._put(chunk)
+
+    def commit(self) -> Dataset:
+        """End the body, wait for S3 to have it whole, and return the stored dataset."""
+        self._put(_END)
+        self._thread.join()
+        self._raise_error()
+        return self._storage.get(self.dataset_id)
+
+    def abort(self) -> None:
+        """Give up: the transfer aborts its multipart upload, or never PUTs."""
+        with suppress(StorageUnavailable):
+            self._put(_Aborted())
+        self._thread.join()
+
+    def _put(self, item: object) -> None:
+        """Queue ``item`` for the transfer thread; waits while the queue is full, unless the
+        transfer has ended (failed), which would otherwise leave the request waiting forever."""
+        while True:
+            self._raise_error()
+            if not self._thread.is_alive():
+                return
+            with suppress(queue.Full):
+                self._chunks.put(item, timeout=0.5)
+                return
+
+    def _raise_error(self) -> None:
+        if self._error is not None and not isinstance(self._error, _Aborted):
+            with _translate_errors():
+                raise self._error
 
 
 def _dataset_key(dataset_id: str) -> str:

@@ -61,6 +61,28 @@ def test_unknown_and_malformed_ids_are_not_found(storage):
             storage.delete(missing)
 
 
+def test_a_streamed_upload_appears_on_commit_and_leaves_nothing_when_abandoned(storage):
+    body = b"[" + b" " * (20 * 1024**2) + b"]"  # past the multipart threshold: sent in parts
+
+    def send(stored) -> None:
+        for start in range(0, len(body), 1024**2):
+            stored.write(body[start : start + 1024**2])
+
+    with storage.upload("big.json", len(body)) as stored:
+        send(stored)
+        dataset = stored.commit()
+    assert (dataset.filename, dataset.size) == ("big.json", len(body))
+    assert storage.open_content(dataset.id).body.read() == body
+    for small in (False, True):  # abandoned after every part was sent, or before the first
+        with pytest.raises(ValueError), storage.upload("rejected.json", len(body)) as stored:
+            if not small:
+                send(stored)
+            raise ValueError("the body turned out not to be JSON")
+    keys = storage.client.list_objects_v2(Bucket="unit-datasets").get("Contents", [])
+    assert [item["Key"] for item in keys] == [f"datasets/{dataset.id}"]
+    assert storage.client.list_multipart_uploads(Bucket="unit-datasets").get("Uploads", []) == []
+
+
 def test_delete_removes_the_dataset_and_its_export(storage):
     dataset = save(storage)
     storage.save_export(dataset, io.BytesIO(b"workbook"))

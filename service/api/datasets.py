@@ -1,5 +1,6 @@
 """The /datasets namespace: upload, list, look up, delete, export and download."""
 
+import os
 import unicodedata
 from pathlib import PurePosixPath
 from typing import IO
@@ -108,35 +109,46 @@ class DatasetList(Resource):
     @_documented_errors(400, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON dataset."""
-        body, filename = _upload_source()
-        received, size = upload.receive(body, current_app.config["MAX_UPLOAD_BYTES"])
-        with received:
-            declared = request.content_length
-            if body is request.stream and declared is not None and size != declared:
-                # gunicorn ends the body quietly when the client hangs up half-way; a prefix
-                # that happens to be valid JSON must not be stored as if it were the upload.
-                raise BadRequest(
-                    f"The body ended after {size} of the {declared} bytes its Content-Length declared."
-                )
-            dataset = get_storage().save(received, filename, size)
+        body, filename, declared = _upload_source()
+        limit, storage = current_app.config["MAX_UPLOAD_BYTES"], get_storage()
+        if declared is None:  # a chunked body: its size, which the metadata records, comes last
+            received, size = upload.receive(body, limit)
+            with received:
+                dataset = storage.save(received, filename, size)
+        else:
+            # Checking and storing at once: S3 receives the parts while the rest is still parsed.
+            with storage.upload(filename, declared) as stored:
+                received, size = upload.receive(body, limit, stored.write)
+                received.close()
+                if size != declared:
+                    # gunicorn ends the body quietly when the client hangs up half-way; a prefix
+                    # that happens to be valid JSON must not be stored as if it were the upload.
+                    raise BadRequest(
+                        f"The body ended after {size} of the {declared} bytes its Content-Length declared."
+                    )
+                dataset = stored.commit()
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
 
-def _upload_source() -> tuple[IO[bytes], str]:
-    """The upload's byte stream and file name, from a multipart form or a raw JSON body."""
+def _upload_source() -> tuple[IO[bytes], str, int | None]:
+    """The upload's byte stream, file name and size (None if not known before the end), from a
+    multipart form or a raw JSON body."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         sent = request.files.get("file")
         if sent is None:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
-        return sent.stream, upload.clean_filename(sent.filename)
+        # Werkzeug has parsed the whole form into this file already.
+        size = sent.stream.seek(0, os.SEEK_END)
+        sent.stream.seek(0)
+        return sent.stream, upload.clean_filename(sent.filename), size
     if mimetype == "application/json" or mimetype.endswith("+json"):
         # Werkzeug's own check allows room for a multipart envelope; a raw body has none.
         limit = current_app.config["MAX_UPLOAD_BYTES"]
         if (request.content_length or 0) > limit:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
-        return request.stream, upload.clean_filename(request.args.get("filename"))
+        return request.stream, upload.clean_filename(request.args.get("filename")), request.content_length
     if not mimetype and not request.content_length:
         raise BadRequest(
             "No file: send a multipart field 'file' or a body with Content-Type: application/json."
