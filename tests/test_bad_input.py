@@ -157,6 +157,17 @@ def test_a_huge_declared_length_is_413_before_any_of_the_body_is_sent(api, conte
     assert str(2**30) in response.json()["message"]
 
 
+def test_forms_beyond_the_form_parsers_limits_are_413_saying_so(api):
+    before = len(all_datasets(api))
+    many_parts = {f"field{number}": (None, b"x") for number in range(1500)}
+    big_field = {"note": (None, b"x" * 1_000_000)}
+    for extra in (many_parts, big_field):
+        files = {**extra, "file": ("a.json", b"[1]")}
+        message = assert_error(requests.post(f"{api}/datasets/", files=files, timeout=30), 413)
+        assert "form" in message and "file" in message
+    assert len(all_datasets(api)) == before
+
+
 def test_truncated_raw_bodies_are_400_and_nothing_is_stored(api):
     before = len(all_datasets(api))
     head = "POST /datasets/ HTTP/1.1\nHost: test\nContent-Type: application/json\nContent-Length: 1000"

@@ -1,6 +1,6 @@
 """Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_restx import Api, Model, fields
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
@@ -15,10 +15,20 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
     # Keep the error's own headers, but not its HTML content type: a 405 must still say Allow.
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     if isinstance(error, RequestEntityTooLarge):
-        # Werkzeug refused the declared length before reading the body; say what the limit is.
-        limit = current_app.config["MAX_UPLOAD_BYTES"]
-        return {"message": f"The upload is larger than the limit of {limit} bytes."}, 413, headers
+        return {"message": _too_large_message()}, 413, headers
     return {"message": error.description}, error.code or 500, headers
+
+
+def _too_large_message() -> str:
+    """Why Werkzeug refused the request with 413: its length, or (within the length) a form
+    with more parts or larger plain fields than its parser allows."""
+    declared = request.content_length
+    if declared is not None and declared <= current_app.config["MAX_CONTENT_LENGTH"]:
+        return (
+            "The form has too many parts or too large a field: send the JSON as the one "
+            "multipart field 'file'."
+        )
+    return f"The upload is larger than the limit of {current_app.config['MAX_UPLOAD_BYTES']} bytes."
 
 
 def register(api: Api, app: Flask) -> None:
