@@ -8,7 +8,7 @@ from typing import IO
 from . import excel
 from .storage import Dataset, Storage
 
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1024**2  # per read from S3 or the temporary file, and per write to the client
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,14 @@ class Workbook:
     length: int
 
 
-def workbook_for(storage: Storage, dataset: Dataset) -> Workbook:
-    """The dataset's spreadsheet: from the cache if it holds one made from these bytes,
+def workbook_for(storage: Storage, dataset_id: str) -> tuple[Dataset, Workbook]:
+    """The dataset and its spreadsheet: from the cache if it holds one made from these bytes,
     otherwise converted now (into a temporary file, never whole in memory) and cached."""
-    cached = storage.open_export(dataset)
+    dataset, cached = storage.get_with_export(dataset_id)
     if cached is not None:
-        return Workbook(closing_chunks(cached.body, cached.body.iter_chunks(CHUNK_SIZE)), cached.length)
+        return dataset, Workbook(
+            closing_chunks(cached.body, cached.body.iter_chunks(CHUNK_SIZE)), cached.length
+        )
     made = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
     try:
         excel.write_workbook(lambda: storage.open_content(dataset.id).body, made)
@@ -35,7 +37,7 @@ def workbook_for(storage: Storage, dataset: Dataset) -> Workbook:
     except BaseException:
         made.close()
         raise
-    return Workbook(closing_chunks(made, iter(lambda: made.read(CHUNK_SIZE), b"")), length)
+    return dataset, Workbook(closing_chunks(made, iter(lambda: made.read(CHUNK_SIZE), b"")), length)
 
 
 def closing_chunks(source: IO[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -190,15 +190,26 @@ class Storage:
 
     def open_export(self, dataset: Dataset) -> StoredObject | None:
         """The cached spreadsheet of this dataset, or None if there is none made from its bytes."""
+        return _made_from(dataset, self._get_export(dataset.id))
+
+    def get_with_export(self, dataset_id: str) -> tuple[Dataset, StoredObject | None]:
+        """``get`` and ``open_export`` at once: the export's GET does not wait for the HEAD."""
+        _check_id(dataset_id)
+        export = self._executor.submit(self._get_export, dataset_id)
         try:
-            with _translate_errors(dataset.id):
-                response = self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset.id))
+            dataset = self.get(dataset_id)
+        except BaseException:
+            export.add_done_callback(_close_export)
+            raise
+        return dataset, _made_from(dataset, export.result())
+
+    def _get_export(self, dataset_id: str) -> dict[str, Any] | None:
+        """The GetObject response of the cached spreadsheet, or None if there is none."""
+        try:
+            with _translate_errors(dataset_id):
+                return self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset_id))
         except DatasetNotFound:
             return None
-        if response["Metadata"].get("source-etag") != dataset.etag:
-            response["Body"].close()
-            return None
-        return StoredObject(response["Body"], response["ContentLength"])
 
     def save_export(self, dataset: Dataset, workbook: IO[bytes]) -> None:
         """Cache a finished spreadsheet. One PUT replaces the object whole, so concurrent first
@@ -307,6 +318,24 @@ class StreamingUpload:
         if self._error is not None and not isinstance(self._error, _Aborted):
             with _translate_errors():
                 raise self._error
+
+
+def _made_from(dataset: Dataset, response: dict[str, Any] | None) -> StoredObject | None:
+    """The cached spreadsheet in ``response`` if it was made from the dataset's bytes (else closed)."""
+    if response is None:
+        return None
+    if response["Metadata"].get("source-etag") != dataset.etag:
+        response["Body"].close()
+        return None
+    return StoredObject(response["Body"], response["ContentLength"])
+
+
+def _close_export(export: "Future[dict[str, Any] | None]") -> None:
+    """Close the body of an export fetched for a request that failed meanwhile."""
+    with suppress(Exception):  # the GET's own failure no longer matters
+        response = export.result()
+        if response is not None:
+            response["Body"].close()
 
 
 def _dataset_key(dataset_id: str) -> str:

@@ -183,9 +183,7 @@ class DatasetExcel(Resource):
     @_documented_errors(404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
-        storage = get_storage()
-        dataset = storage.get(dataset_id)
-        workbook = exports.workbook_for(storage, dataset)
+        dataset, workbook = exports.workbook_for(get_storage(), dataset_id)
         download_name = PurePosixPath(dataset.filename).stem + ".xlsx"
         return _download(workbook.chunks, workbook.length, XLSX_MIMETYPE, download_name)
 
