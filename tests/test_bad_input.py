@@ -317,3 +317,20 @@ def test_an_upload_over_the_limit_is_413_and_nothing_is_stored(small_api):
     accepted = upload_json(small_api, at_limit)
     assert accepted.status_code == 201 and accepted.json()["size"] == SMALL_LIMIT
     assert [dataset["id"] for dataset in all_datasets(small_api)] == [accepted.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"limit": "-1"}, "limit"),
+        ({"limit": "1e3"}, "limit"),
+        ({"limit": ""}, "limit"),
+        ({"limit": "9" * 30}, "limit"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "\x00"}, "cursor"),
+        ({"cursor": "../datasets/x"}, "cursor"),
+    ],
+)
+def test_bad_list_parameters_are_400_naming_the_parameter_in_the_message(api, params, name):
+    message = assert_error(requests.get(f"{api}/datasets/", params=params, timeout=10), 400)
+    assert message.startswith(f"{name}:")

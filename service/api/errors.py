@@ -16,6 +16,13 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     if isinstance(error, RequestEntityTooLarge):
         return {"message": _too_large_message()}, 413, headers
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("errors"), dict):
+        # reqparse says only "Input payload validation failed" and puts what was wrong with each
+        # argument beside it; the message says it. (Flask-RESTX answers with error.data as it is.)
+        details = "; ".join(f"{name}: {text}" for name, text in data["errors"].items())
+        error.data = {**data, "message": details}
+        return error.data, error.code or 400, headers
     return {"message": error.description}, error.code or 500, headers
 
 
