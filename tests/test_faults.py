@@ -124,20 +124,38 @@ def test_an_outage_is_a_prompt_503_everywhere_and_the_service_recovers(s3, api):
     assert requests.delete(f"{api}/datasets/{fresh.json()['id']}/", timeout=30).status_code == 204
 
 
-def test_an_upload_cut_off_by_an_outage_leaves_no_dataset(s3, api):
+class CutOffBody:
+    """A request body of ``megabytes`` of valid JSON that stops S3 once half of it has been sent.
+
+    With ``declared`` it has a length (so requests sends Content-Length); without, it is chunked."""
+
+    def __init__(self, s3: RestartableS3, megabytes: int, declared: bool) -> None:
+        row = b'{"text": "' + b"x" * 1000 + b'"},'
+        rows = megabytes * 1000 // 2
+        self.halves = (b"[" + row * rows, row * rows + b"{}]")
+        self.s3 = s3
+        if declared:
+            self.len = sum(map(len, self.halves))  # what requests takes a streamed body's length from
+
+    def __iter__(self):
+        yield self.halves[0]
+        self.s3.stop()  # S3 goes away while the client is still sending
+        yield self.halves[1]
+
+
+@pytest.mark.parametrize(
+    ("megabytes", "declared"),
+    [(4, False), (4, True), (40, True)],
+    ids=["4 MB chunked", "4 MB with Content-Length", "40 MB, in S3 multipart parts"],
+)
+def test_an_upload_cut_off_by_an_outage_leaves_no_dataset(s3, api, megabytes, declared):
     wait_for(lambda: ready(api), timeout=60)
     before_ids = {dataset["id"] for dataset in all_datasets(api)}
     before_keys = s3.keys()
-    row = b'{"text": "' + b"x" * 1000 + b'"},'
-    halves = (b"[" + row * 2000, row * 2000 + b"{}]")  # 4 MB: past the in-memory spool, on disk
-
-    def body():
-        yield halves[0]
-        s3.stop()  # S3 goes away while the client is still sending
-        yield halves[1]
+    body = CutOffBody(s3, megabytes, declared)
 
     response, seconds = timed(
-        "POST", f"{api}/datasets/", data=body(), headers={"Content-Type": "application/json"}
+        "POST", f"{api}/datasets/", data=body, headers={"Content-Type": "application/json"}
     )
     assert_error(response, 503)
     assert seconds < CALL_LIMIT_S + 15  # stopping weed is part of this request's time
