@@ -1,7 +1,5 @@
 """Access control with API_TOKENS set: every /datasets call needs one of the bearer tokens; the probes
 and the documentation stay open; an unauthorised upload is refused before its body is read.
-
-Also: a restart of the API loses no dataset, and deleting one removes its object and cached export.
 """
 
 import json
@@ -9,11 +7,10 @@ import os
 import subprocess
 import sys
 
-import boto3
 import pytest
 import requests
 
-from tests.probes import api_server, assert_error, raw_request, upload_json
+from tests.probes import assert_error, raw_request, upload_json
 
 TOKENS = ("secret-token-1", "secret-token-2")  # what the secured_server fixture is started with
 
@@ -122,48 +119,3 @@ def test_the_cli_passes_its_token(secured_server, tmp_path):
     assert isinstance(json.loads(allowed.stdout), list)
     refused = dsclient("--json", "list")
     assert refused.returncode == 1 and "token" in refused.stderr
-
-
-# --- durability: everything lives in the bucket ---------------------------------------------------
-
-
-def bucket_client(s3):
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-        region_name="us-east-1",
-    )
-
-
-def test_a_restart_of_the_api_loses_no_dataset(s3_server, tmp_path):
-    body = b'[{"survives": true}]'
-    with api_server(s3_server, "restart", tmp_path) as first:
-        dataset = upload_json(first.url, body, filename="keep.json").json()
-        workbook = requests.get(f"{first.url}/datasets/{dataset['id']}/excel/", timeout=60).content
-    with api_server(s3_server, "restart", tmp_path) as second:
-        assert requests.get(f"{second.url}/datasets/{dataset['id']}/", timeout=30).json() == dataset
-        listed = requests.get(f"{second.url}/datasets/", timeout=30).json()["items"]
-        assert listed == [dataset]
-        assert requests.get(f"{second.url}/datasets/{dataset['id']}/content/", timeout=30).content == body
-        assert requests.get(f"{second.url}/datasets/{dataset['id']}/excel/", timeout=60).content == workbook
-
-
-def test_deleting_removes_the_object_and_its_cached_export(s3_server, tmp_path):
-    client = bucket_client(s3_server)
-    with api_server(s3_server, "deletion", tmp_path) as api:
-        kept = upload_json(api.url, b"[1]").json()["id"]
-        gone = upload_json(api.url, b'[{"x": 1}]').json()["id"]
-        for dataset_id in (kept, gone):
-            requests.get(f"{api.url}/datasets/{dataset_id}/excel/", timeout=60).raise_for_status()
-
-        def keys_of() -> set[str]:
-            return {item["Key"] for item in client.list_objects_v2(Bucket="deletion")["Contents"]}
-
-        before = keys_of()
-        assert {key for key in before if gone in key} == {f"datasets/{gone}", f"exports/{gone}.xlsx"}
-        assert requests.delete(f"{api.url}/datasets/{gone}/", timeout=30).status_code == 204
-        assert keys_of() == {key for key in before if gone not in key}
-        assert_error(requests.delete(f"{api.url}/datasets/{gone}/", timeout=30), 404)
-        assert_error(requests.get(f"{api.url}/datasets/{gone}/excel/", timeout=30), 404)
