@@ -153,15 +153,26 @@ class Storage:
         Returns the page and the cursor for the next one (None on the last page). The
         metadata of the page's objects is fetched concurrently, not one HEAD after another.
         """
-        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": DATASETS_PREFIX, "MaxKeys": limit}
-        if after is not None:
-            params["StartAfter"] = _dataset_key(after)
-        with _translate_errors():
-            page = self.client.list_objects_v2(**params)
-        found = [obj["Key"].removeprefix(DATASETS_PREFIX) for obj in page.get("Contents", [])]
+        found: list[str] = []
+        start_after = None if after is None else _dataset_key(after)
+        truncated = True
+        # Keys that are not ids (put in the bucket by other tools) are skipped, listing on past
+        # them, so that the cursor is always an id: one ending a page must not end the paging.
+        while truncated and len(found) < limit:
+            params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": DATASETS_PREFIX, "MaxKeys": limit}
+            if start_after is not None:
+                params["StartAfter"] = start_after
+            with _translate_errors():
+                page = self.client.list_objects_v2(**params)
+            keys = [obj["Key"] for obj in page.get("Contents", [])]
+            found += [key for key in (k.removeprefix(DATASETS_PREFIX) for k in keys) if ids.is_valid(key)]
+            truncated = bool(page.get("IsTruncated") and keys)
+            start_after = keys[-1] if keys else start_after
+        more = truncated or len(found) > limit
+        found = found[:limit]
         heads = self._executor.map(self._head_or_none, found)
         datasets = [dataset for dataset in heads if dataset is not None]
-        next_cursor = found[-1] if page.get("IsTruncated") and found else None
+        next_cursor = found[-1] if more and found else None
         return datasets, next_cursor
 
     def _head_or_none(self, dataset_id: str) -> Dataset | None:
