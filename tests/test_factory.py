@@ -23,3 +23,13 @@ def test_the_bucket_is_created_at_start_up(app):
     storage = app.extensions["storage"]
     names = [bucket["Name"] for bucket in storage.client.list_buckets()["Buckets"]]
     assert "test-datasets" in names
+
+
+def test_paths_without_the_trailing_slash_answer_directly(client):
+    created = client.post("/datasets", data=b"[1]", content_type="application/json")
+    assert created.status_code == 201
+    dataset_id = created.get_json()["id"]
+    assert client.get("/datasets").get_json()["items"][0]["id"] == dataset_id
+    assert client.get(f"/datasets/{dataset_id}").get_json()["id"] == dataset_id
+    assert client.get(f"/datasets/{dataset_id}/content").data == b"[1]"
+    assert client.delete(f"/datasets/{dataset_id}").status_code == 204
