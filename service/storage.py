@@ -10,6 +10,7 @@ Layout of the bucket:
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -38,7 +39,7 @@ _NO_BUCKET_CODES = {"NoSuchBucket"}
 # hanging a worker thread through botocore's default retries and 60 s timeouts.
 _CLIENT_CONFIG = Config(
     connect_timeout=3,
-    read_timeout=30,
+    read_timeout=15,
     retries={"mode": "standard", "total_max_attempts": 2},
     max_pool_connections=32,
     # Checksums only where S3 requires them: several S3-compatible servers reject or
@@ -53,6 +54,7 @@ _TRANSFER_CONFIG = TransferConfig(
 # A streamed upload (StreamingUpload) holds its parts in memory: at most this many at once
 # (s3transfer's setting, which boto3's constructor does not take).
 _TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
+METADATA_CACHE_ENTRIES = 20_000  # about 10 MB per worker; 200 list pages of 100
 _STREAM_QUEUE_CHUNKS = 32  # chunks handed from the request thread to a StreamingUpload, at most
 
 
@@ -73,6 +75,40 @@ class StoredObject:
     length: int
 
 
+class _MetadataCache:
+    """Datasets already read, by id, so a listing need not HEAD them again.
+
+    Datasets never change once stored, and an entry is used only when the listing shows the
+    object with the same ETag, so a stale entry cannot be served; deleted datasets simply stop
+    being listed. Bounded: the least recently used entries go first.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, Dataset] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def find(self, dataset_id: str, etag: str) -> Dataset | None:
+        with self._lock:
+            dataset = self._entries.get(dataset_id)
+            if dataset is None or dataset.etag != etag:
+                return None
+            self._entries.move_to_end(dataset_id)
+            return dataset
+
+    def keep(self, dataset: Dataset) -> Dataset:
+        with self._lock:
+            self._entries[dataset.id] = dataset
+            self._entries.move_to_end(dataset.id)
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return dataset
+
+    def forget(self, dataset_id: str) -> None:
+        with self._lock:
+            self._entries.pop(dataset_id, None)
+
+
 class Storage:
     """Datasets and their cached exports in one bucket."""
 
@@ -83,6 +119,7 @@ class Storage:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-head")
+        self._known = _MetadataCache(METADATA_CACHE_ENTRIES)
 
     @property
     def client(self) -> Any:
@@ -145,15 +182,17 @@ class Storage:
         _check_id(dataset_id)
         with _translate_errors(dataset_id):
             head = self.client.head_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
-        return _dataset(dataset_id, head)
+        return self._known.keep(_dataset(dataset_id, head))
 
     def list(self, limit: int, after: str | None = None) -> tuple[list[Dataset], str | None]:
         """Up to ``limit`` datasets oldest first, starting after the id ``after``.
 
-        Returns the page and the cursor for the next one (None on the last page). The
-        metadata of the page's objects is fetched concurrently, not one HEAD after another.
+        Returns the page and the cursor for the next one (None on the last page). S3 lists keys
+        without their metadata: datasets this process has read before come from its cache (when
+        the listing shows the same ETag), the others are fetched concurrently, not one HEAD
+        after another.
         """
-        found: list[str] = []
+        found: list[tuple[str, str]] = []  # (id, ETag)
         start_after = None if after is None else _dataset_key(after)
         truncated = True
         # Keys that are not ids (put in the bucket by other tools) are skipped, listing on past
@@ -164,16 +203,22 @@ class Storage:
                 params["StartAfter"] = start_after
             with _translate_errors():
                 page = self.client.list_objects_v2(**params)
-            keys = [obj["Key"] for obj in page.get("Contents", [])]
-            found += [key for key in (k.removeprefix(DATASETS_PREFIX) for k in keys) if ids.is_valid(key)]
+            listed = page.get("Contents", [])
+            keys = [obj["Key"] for obj in listed]
+            for obj in listed:
+                dataset_id = obj["Key"].removeprefix(DATASETS_PREFIX)
+                if ids.is_valid(dataset_id):
+                    found.append((dataset_id, obj.get("ETag", "")))
             truncated = bool(page.get("IsTruncated") and keys)
             start_after = keys[-1] if keys else start_after
         more = truncated or len(found) > limit
         found = found[:limit]
-        heads = self._executor.map(self._head_or_none, found)
-        datasets = [dataset for dataset in heads if dataset is not None]
-        next_cursor = found[-1] if more and found else None
-        return datasets, next_cursor
+        known = {dataset_id: self._known.find(dataset_id, etag) for dataset_id, etag in found}
+        missing = [dataset_id for dataset_id, dataset in known.items() if dataset is None]
+        known.update(zip(missing, self._executor.map(self._head_or_none, missing), strict=True))
+        next_cursor = found[-1][0] if more and found else None
+        # A dict keeps the listing's order; None marks a dataset deleted since the listing.
+        return [dataset for dataset in known.values() if dataset is not None], next_cursor
 
     def _head_or_none(self, dataset_id: str) -> Dataset | None:
         """A listed dataset, or None if it was deleted since the listing or is not ours."""
@@ -188,6 +233,7 @@ class Storage:
         """Delete a dataset and its cached export."""
         self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
         with _translate_errors(dataset_id):
+            self._known.forget(dataset_id)
             # The dataset first: an export being cached meanwhile then finds it gone (save_export).
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
             self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset_id))

@@ -18,8 +18,8 @@ from tests.probes import all_datasets, api_server, assert_error, upload_json, wa
 BUCKET = "faults"
 CALL_LIMIT_S = 15  # boto3's connect timeout and retries are set to fail fast, far inside this
 # A server that accepts connections but never answers costs boto3's read timeout on each of its
-# attempts (2 x 30 s, see service/storage.py), and no more.
-FROZEN_LIMIT_S = 75
+# attempts (2 x 15 s, see service/storage.py), and no more.
+FROZEN_LIMIT_S = 45
 
 
 class RestartableS3:

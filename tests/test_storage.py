@@ -109,3 +109,36 @@ def test_an_unreachable_endpoint_is_storage_unavailable(aws_credentials):
         storage.get(ids.new_id())
     with pytest.raises(StorageUnavailable):
         storage.ensure_bucket()
+
+
+def count_heads(storage: Storage) -> list[str]:
+    """The keys of every HeadObject call the client makes from now on."""
+    heads: list[str] = []
+    storage.client.meta.events.register("before-call.s3.HeadObject", lambda params, **_: heads.append(params))
+    return heads
+
+
+def test_a_listing_reads_the_metadata_of_each_dataset_once(storage):
+    made = [save(storage, f"[{n}]".encode(), f"{n}.json") for n in range(5)]
+    other = Storage("unit-datasets", region="us-east-1")  # another replica: knows nothing yet
+    heads = count_heads(other)
+    first, _ = other.list(10)
+    assert first == made and len(heads) == 5
+    again, _ = other.list(10)
+    assert again == made and len(heads) == 5
+
+
+def test_a_listing_never_serves_metadata_for_other_bytes(storage):
+    dataset = save(storage, b"[1]", "before.json")
+    assert storage.list(10)[0] == [dataset]
+    # Another writer replaces the object under the same key: new bytes, new ETag, new metadata.
+    storage.client.put_object(
+        Bucket="unit-datasets",
+        Key=f"datasets/{dataset.id}",
+        Body=b"[2, 3]",
+        Metadata={"filename": "after.json", "size": "6"},
+    )
+    listed, _ = storage.list(10)
+    assert [(item.filename, item.size) for item in listed] == [("after.json", 6)]
+    storage.delete(dataset.id)
+    assert storage.list(10) == ([], None)
