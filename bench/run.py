@@ -93,7 +93,7 @@ def program(sizes: measures.Sizes, million: bool = False) -> list[measures.Resul
         record(*measures.upload(bench))
         small = measures.small_dataset(bench)
         record(measures.info(bench, small))
-        record(measures.list_page(bench, measures.fill_bucket(bench, sizes.list_objects)))
+        record(*measures.list_page(bench, measures.fill_bucket(bench, sizes.list_objects)))
         record(*measures.cached_export(bench))
         record(measures.load(bench, small))
         # Each export on a server of its own, so its memory growth is not hidden in what the
