@@ -113,3 +113,22 @@ def test_an_integer_longer_than_python_reads_is_a_clear_400():
     with pytest.raises(InvalidJSON, match="more digits than this service reads"):
         receive(f"[{digits}]".encode())
     assert receive(f"[{digits[:4000]}]".encode()).startswith(b"[7777")
+
+
+@pytest.mark.parametrize(
+    "number", ["1E400", "-1E400", "18446744073709551616", "-9223372036854775809", "1e-99999999999999999999"]
+)
+def test_numbers_no_double_or_64_bit_integer_holds_are_valid_anywhere(number):
+    """The fast parser refuses these; the exact parser takes over wherever they stand."""
+    filler = json.dumps(["x" * 100] * 5000)  # past the first chunk
+    for body in (number, f"[{number}]", f'{{"a": {filler}, "n": {number}}}', f"[{filler}, {number}, 1]"):
+        assert receive(body.encode()) == body.encode()
+
+
+def test_an_error_after_the_exact_parser_took_over_is_located_exactly():
+    filler = json.dumps(["x" * 100] * 5000)
+    body = f'{{"big": 1E400, "a": {filler}, "b": [1,]}}'
+    offset = body.index(",]") + 1
+    with pytest.raises(InvalidJSON) as raised:
+        receive(body.encode())
+    assert f"column {offset + 1} (byte {offset})" in raised.value.message
