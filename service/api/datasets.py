@@ -7,7 +7,7 @@ from typing import IO
 from urllib.parse import quote
 
 from flask import Response, current_app, request, url_for
-from flask_restx import Namespace, Resource, fields, inputs, reqparse
+from flask_restx import Namespace, Resource, fields, reqparse
 from werkzeug.datastructures import FileStorage, Headers
 
 from .. import exports, ids, upload
@@ -48,21 +48,37 @@ page_model = ns.model(
 )
 
 
+def limit(value: str) -> int:
+    """A page size from 1 to MAX_LIMIT."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+        raise ValueError(f"must be a whole number from 1 to {MAX_LIMIT}, not {value[:40]!r}.")
+    return int(value)
+
+
 def cursor(value: str) -> str:
     """A ``next_cursor`` this API gave out (it is a dataset id)."""
     if not ids.is_valid(value):
-        raise ValueError("expected; this is not one the API gave out.")
+        raise ValueError("must be the next_cursor of a page this API gave out.")
     return value
 
 
-# Published, so a client (or a fuzzer) can tell a well-formed cursor from one that is a 400.
-cursor.__schema__ = {"type": "string", "pattern": f"^{ids.PATTERN}$"}  # type: ignore[attr-defined]
+# Published, so a client (or a fuzzer) can tell a well-formed value from one that is a 400.
+limit.__schema__ = {  # type: ignore[attr-defined]
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_LIMIT,
+    "description": f"Datasets per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+}
+cursor.__schema__ = {  # type: ignore[attr-defined]
+    "type": "string",
+    "pattern": f"^{ids.PATTERN}$",
+    "description": "The next_cursor of the previous page",
+}
 
+# No help= on these: Flask-RESTX would prefix it to every error message; the schema says it.
 list_arguments = reqparse.RequestParser()
-list_arguments.add_argument(
-    "limit", type=inputs.int_range(1, MAX_LIMIT), default=DEFAULT_LIMIT, help=f"1 to {MAX_LIMIT}"
-)
-list_arguments.add_argument("cursor", type=cursor, help="next_cursor of the previous page")
+list_arguments.add_argument("limit", type=limit, default=DEFAULT_LIMIT)
+list_arguments.add_argument("cursor", type=cursor)
 
 upload_arguments = reqparse.RequestParser()
 upload_arguments.add_argument("file", location="files", type=FileStorage, required=True, help="A JSON file")
