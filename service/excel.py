@@ -31,6 +31,7 @@ openpyxl's write-only workbook. Memory holds the column layout and one row per o
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from decimal import Decimal
 from typing import BinaryIO
 
@@ -50,6 +51,11 @@ from service.errors import NotTabular
 MAX_ROWS = 1_048_575
 """Data rows per sheet: Excel's 1,048,576 rows less the header."""
 MAX_COLUMNS = 16_384
+MAX_CHILD_SHEETS = 250
+"""Child tables (paths whose arrays hold objects): each is a sheet, and each sheet an open file while
+the workbook is written, so their number is bounded well inside a process's file limit."""
+MAX_FIELDS = 50_000
+"""Distinct paths in a whole document; bounds the first pass's memory whatever the document's size."""
 MAX_DEPTH = 64
 """Containers nested deeper than this stay JSON text, so neither pass recurses without bound."""
 MAX_TEXT = 32_767
@@ -102,6 +108,9 @@ class _Table:
         self.cells = 0
         self.rows = 0
         self.has_objects = parent is None
+        self.root: _Table = self if parent is None else parent.root
+        self.fields = 0  # on the root: distinct paths listed in the whole document
+        self.child_sheets = 0  # on the root: child tables holding objects
         self.columns: list[_Path] = []
         self.sheets: list[WriteOnlyWorksheet] = []
         self.numbered = 0
@@ -114,6 +123,22 @@ class _Table:
         if not path.listed:
             path.listed = True
             self.seen.append(path)
+            self.root.fields += 1
+            if self.root.fields > MAX_FIELDS:
+                raise NotTabular(
+                    f"The data has more than {MAX_FIELDS:,} distinct fields; this service exports at most that many."
+                )
+
+    def holds_objects(self) -> None:
+        """Note that this table's records include an object, so it gets a sheet."""
+        if not self.has_objects:
+            self.has_objects = True
+            self.root.child_sheets += 1
+            if self.root.child_sheets > MAX_CHILD_SHEETS:
+                raise NotTabular(
+                    f"The data needs more than {MAX_CHILD_SHEETS} child sheets (one per path of arrays of "
+                    f"objects); this service exports at most {MAX_CHILD_SHEETS}."
+                )
 
     def mark_cell(self, path: _Path) -> None:
         """Note that ``path`` needs a column, failing early once a sheet could not hold them all."""
@@ -165,14 +190,29 @@ def write_workbook(
             use_float = False
             tables = _survey(open_json, max_depth, use_float=False)
         workbook = Workbook(write_only=True)
-        _create_sheets(workbook, tables, max_rows)
-        with open_json() as source:
-            _Writer(ijson.basic_parse(source, use_float=use_float), max_rows, max_depth).document(tables[0])
+        try:
+            _create_sheets(workbook, tables, max_rows)
+            with open_json() as source:
+                _Writer(ijson.basic_parse(source, use_float=use_float), max_rows, max_depth).document(
+                    tables[0]
+                )
+        except BaseException:
+            _discard(workbook)
+            raise
     except (ijson.JSONError, ValueError) as error:
         # The API validates uploads, so this is a stored object gone bad, or an integer of more than
         # 4,300 digits, which Python refuses to convert.
         raise NotTabular(f"The stored document cannot be read as JSON: {error}") from None
     workbook.save(out)
+
+
+def _discard(workbook: Workbook) -> None:
+    """Close and remove the sheets' temporary files of a workbook that will not be saved (openpyxl
+    removes them only on save, or when the process exits)."""
+    for sheet in workbook._sheets:
+        with suppress(Exception):  # already failing: clean up what can be, hide nothing else
+            sheet.close()  # ends the sheet's XML and closes its file, as saving would
+            sheet._writer.cleanup()  # deletes the file
 
 
 def _survey(open_json: Callable[[], BinaryIO], max_depth: int, *, use_float: bool) -> list[_Table]:
@@ -213,7 +253,7 @@ class _Survey:
         table.rows += 1
         sample = table.rows <= WIDTH_SAMPLE_ROWS
         if event == "start_map" and depth <= self.max_depth:
-            table.has_objects = True
+            table.holds_objects()
             self.object(table, table.paths, "", depth, sample)
             return
         path = table.paths.get(VALUE_COLUMN) or table.path(table.paths, "", VALUE_COLUMN)
@@ -388,7 +428,7 @@ def _unique_sheet_name(name: str, taken: set[str]) -> str:
     31 characters; a name that collides after cutting gets `` (2)``, `` (3)`` ... within the limit.
     """
     name = _NOT_XML.sub("\ufffd", _NOT_IN_SHEET_NAME.sub("_", name)).strip("'") or "sheet"
-    candidate = name[:MAX_SHEET_NAME]
+    candidate = name[:MAX_SHEET_NAME].rstrip("'")
     number = 1
     while candidate.casefold() in taken or candidate.casefold() in _RESERVED_SHEET_NAMES:
         number += 1

@@ -2,6 +2,7 @@
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils.escape import unescape
 
 from service.errors import NotTabular
-from service.excel import MAX_COLUMNS, MAX_TEXT, write_workbook
+from service.excel import MAX_CHILD_SHEETS, MAX_COLUMNS, MAX_FIELDS, MAX_TEXT, write_workbook
 
 DATA = Path(__file__).parent / "data"
 Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
@@ -355,3 +356,43 @@ def test_every_valid_document_of_the_json_test_suite_exports(path: Path) -> None
     write_workbook(lambda: path.open("rb"), out)
 
     assert "data" in load_workbook(io.BytesIO(out.getvalue())).sheetnames
+
+
+def test_more_child_sheets_than_the_limit_is_not_tabular() -> None:
+    fits = {f"k{number}": [{"a": number}] for number in range(MAX_CHILD_SHEETS)}
+    assert len(export(fits).sheetnames) == MAX_CHILD_SHEETS + 1
+    with pytest.raises(NotTabular, match="child sheets"):
+        export({**fits, "one more": [{"a": 0}]})
+
+
+def test_a_document_of_countless_fields_is_refused_in_bounded_memory() -> None:
+    with pytest.raises(NotTabular, match="distinct fields"):
+        export({f"k{number}": [] for number in range(MAX_FIELDS + 1)})
+
+
+def test_a_sheet_name_never_ends_with_an_apostrophe() -> None:
+    key = "a" * 30 + "'b"
+    workbook = export([{key: [{"x": 1}]}])
+    assert workbook.sheetnames == ["data", "a" * 30]
+
+
+def test_a_source_that_fails_half_way_leaves_no_temporary_files(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = json.dumps([{"a": [{"b": 1}], "c": "x" * 100}] * 5000).encode()
+
+    class Failing(io.BytesIO):
+        def readinto(self, buffer):  # ijson reads with readinto
+            if self.tell() > 100_000:
+                raise OSError("the store went away")
+            return super().readinto(memoryview(buffer)[:65536])
+
+    opened: list[io.BytesIO] = []
+
+    def open_json() -> io.BytesIO:
+        opened.append(Failing(data) if opened else io.BytesIO(data))
+        return opened[-1]
+
+    with pytest.raises(OSError, match="went away"):
+        write_workbook(open_json, io.BytesIO())
+    assert len(opened) == 2  # the failure came in the second pass, after the sheets were made
+    assert list(tmp_path.iterdir()) == []
