@@ -1,12 +1,16 @@
 """Spreadsheet exports of stored datasets, made once and then served from the bucket."""
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from . import excel
-from .storage import Dataset, Storage
+from .errors import StorageUnavailable
+from .storage import Dataset, Storage, translate_errors
+
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024**2  # per read from S3 or the temporary file, and per write to the client
 
@@ -29,10 +33,15 @@ def workbook_for(storage: Storage, dataset_id: str) -> tuple[Dataset, Workbook]:
         )
     made = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
     try:
-        excel.write_workbook(lambda: storage.open_content(dataset.id).body, made)
+        with translate_errors(dataset.id):  # S3 failing while the object is read is a 503
+            excel.write_workbook(lambda: storage.open_content(dataset.id).body, made)
         length = made.tell()
         made.seek(0)
-        storage.save_export(dataset, made)
+        try:
+            storage.save_export(dataset, made)
+        except StorageUnavailable as error:
+            # The workbook is made: the client gets it; the next request makes it again.
+            log.warning("export of %s not cached: %s", dataset.id, error.message)
         made.seek(0)
     except BaseException:
         made.close()

@@ -134,7 +134,7 @@ class Storage:
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist yet."""
-        with _translate_errors():
+        with translate_errors():
             try:
                 self.client.head_bucket(Bucket=self.bucket)
                 return
@@ -155,7 +155,7 @@ class Storage:
         """Store a validated upload under a new id (multipart for big bodies)."""
         dataset_id = ids.new_id()
         metadata = {"filename": quote(filename, safe=""), "size": str(size)}
-        with _translate_errors():
+        with translate_errors():
             self.client.upload_fileobj(
                 body,
                 self.bucket,
@@ -180,7 +180,7 @@ class Storage:
     def get(self, dataset_id: str) -> Dataset:
         """The dataset with this id, or DatasetNotFound."""
         _check_id(dataset_id)
-        with _translate_errors(dataset_id):
+        with translate_errors(dataset_id):
             head = self.client.head_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         return self._known.keep(_dataset(dataset_id, head))
 
@@ -201,7 +201,7 @@ class Storage:
             params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": DATASETS_PREFIX, "MaxKeys": limit}
             if start_after is not None:
                 params["StartAfter"] = start_after
-            with _translate_errors():
+            with translate_errors():
                 page = self.client.list_objects_v2(**params)
             listed = page.get("Contents", [])
             keys = [obj["Key"] for obj in listed]
@@ -232,7 +232,7 @@ class Storage:
     def delete(self, dataset_id: str) -> None:
         """Delete a dataset and its cached export."""
         self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
-        with _translate_errors(dataset_id):
+        with translate_errors(dataset_id):
             self._known.forget(dataset_id)
             # The dataset first: an export being cached meanwhile then finds it gone (save_export).
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
@@ -241,7 +241,7 @@ class Storage:
     def open_content(self, dataset_id: str) -> StoredObject:
         """The stored bytes of a dataset, as a stream."""
         _check_id(dataset_id)
-        with _translate_errors(dataset_id):
+        with translate_errors(dataset_id):
             response = self.client.get_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         return StoredObject(response["Body"], response["ContentLength"])
 
@@ -263,7 +263,7 @@ class Storage:
     def _get_export(self, dataset_id: str) -> dict[str, Any] | None:
         """The GetObject response of the cached spreadsheet, or None if there is none."""
         try:
-            with _translate_errors(dataset_id):
+            with translate_errors(dataset_id):
                 return self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset_id))
         except DatasetNotFound:
             return None
@@ -272,7 +272,7 @@ class Storage:
         """Cache a finished spreadsheet. One PUT replaces the object whole, so concurrent first
         exports of one dataset each store a complete workbook; unlike upload_fileobj it leaves
         ``workbook`` open for the caller to stream."""
-        with _translate_errors(dataset.id):
+        with translate_errors(dataset.id):
             self.client.put_object(
                 Bucket=self.bucket,
                 Key=_export_key(dataset.id),
@@ -285,7 +285,7 @@ class Storage:
         try:
             self.get(dataset.id)
         except DatasetNotFound:
-            with _translate_errors(dataset.id):
+            with translate_errors(dataset.id):
                 self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset.id))
             raise
 
@@ -373,7 +373,7 @@ class StreamingUpload:
 
     def _raise_error(self) -> None:
         if self._error is not None and not isinstance(self._error, _Aborted):
-            with _translate_errors():
+            with translate_errors():
                 raise self._error
 
 
@@ -425,7 +425,7 @@ def _error_code(error: ClientError) -> str:
 
 
 @contextmanager
-def _translate_errors(dataset_id: str | None = None) -> Iterator[None]:
+def translate_errors(dataset_id: str | None = None) -> Iterator[None]:
     """Turn S3 failures into our own errors: missing keys into DatasetNotFound (when a
     dataset is addressed), anything else that is S3's or the network's into StorageUnavailable."""
     try:

@@ -4,8 +4,11 @@ API process carries on. An upload that S3 drops half-way leaves no dataset behin
 The module has its own SeaweedFS, stopped and restarted on the same ports and data, and its own API.
 """
 
+import io
+import json
 import signal
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -195,3 +198,26 @@ def test_a_frozen_s3_is_a_503_after_the_read_timeouts_and_health_stays_up(s3, ap
         s3.thaw()
     wait_for(lambda: ready(api), timeout=60)
     assert requests.get(f"{api}/datasets/{dataset['id']}/", timeout=30).json() == dataset
+
+
+def test_an_outage_during_an_export_is_never_a_500(s3, api):
+    """S3 stops while a big export is being made: depending on how far it got, the conversion fails
+    (503, with a message) or the workbook is finished but cannot be cached (it is served anyway).
+    Before, the first was a 500, and the second threw the finished workbook away."""
+    wait_for(lambda: ready(api), timeout=60)
+    records = [{"n": n, "text": "x" * 40, "nested": {"a": n, "b": [n, n]}} for n in range(150_000)]
+    dataset = upload_json(api, json.dumps(records).encode()).json()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        export = pool.submit(timed, "GET", f"{api}/datasets/{dataset['id']}/excel/")
+        time.sleep(1.0)
+        s3.stop()
+        response, _ = export.result()
+    s3.restart()
+    wait_for(lambda: ready(api), timeout=60)
+    if response.status_code == 200:
+        with zipfile.ZipFile(io.BytesIO(response.content)) as workbook:
+            assert "xl/worksheets/sheet1.xml" in workbook.namelist()
+    else:
+        assert_error(response, 503)
+        stored = s3.keys()
+        assert f"exports/{dataset['id']}.xlsx" not in stored
