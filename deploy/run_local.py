@@ -6,6 +6,7 @@ stops gunicorn (it shares our terminal) and then the S3 server.
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
 
 def main() -> int:
+    # SIGTERM (from a supervisor, or `kill`) unwinds like Ctrl-C, so the S3 server stops too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     env = dict(os.environ)
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("PORT", "8000")
@@ -36,7 +39,8 @@ def main() -> int:
     try:
         return gunicorn.wait()
     except KeyboardInterrupt:
-        return gunicorn.wait()  # gunicorn got the same Ctrl-C and is shutting down gracefully
+        gunicorn.send_signal(signal.SIGINT)  # Ctrl-C reached it already; SIGTERM to us did not
+        return gunicorn.wait()
     finally:
         if s3 is not None:
             s3.stop()

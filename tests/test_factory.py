@@ -33,3 +33,17 @@ def test_paths_without_the_trailing_slash_answer_directly(client):
     assert client.get(f"/datasets/{dataset_id}").get_json()["id"] == dataset_id
     assert client.get(f"/datasets/{dataset_id}/content").data == b"[1]"
     assert client.delete(f"/datasets/{dataset_id}").status_code == 204
+
+
+def test_list_parameters_come_from_the_query_string_only(client):
+    response = client.get("/datasets/", json={"limit": 5, "cursor": 5})
+    assert response.status_code == 200
+    assert response.get_json() == {"items": [], "next_cursor": None}
+
+
+def test_an_all_non_ascii_name_gets_a_plain_ascii_fallback(client):
+    created = client.post("/datasets/?filename=данные.json", data=b"[1]", content_type="application/json")
+    excel = client.get(f"/datasets/{created.get_json()['id']}/excel/")
+    disposition = excel.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=download.xlsx; ")
+    assert "filename*=UTF-8''%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.xlsx" in disposition

@@ -46,6 +46,15 @@ def ctrl_c(launcher: subprocess.Popen) -> int:
     return launcher.wait(timeout=60)
 
 
+def assert_stopped(*addresses: str) -> None:
+    for address in addresses:
+        try:
+            requests.get(address, timeout=2)
+            raise AssertionError(f"{address} still answers")
+        except requests.ConnectionError:
+            pass
+
+
 def test_datasets_survive_a_restart_and_ctrl_c_stops_everything(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -55,17 +64,14 @@ def test_datasets_survive_a_restart_and_ctrl_c_stops_everything(tmp_path):
         created = requests.post(f"{url}/datasets/", files={"file": ("kept.json", body)}).json()
     finally:
         assert ctrl_c(launcher) == 0
-    for address in (url, s3_endpoint):
-        try:
-            requests.get(address, timeout=2)
-            raise AssertionError(f"{address} still answers after Ctrl-C")
-        except requests.ConnectionError:
-            pass
+    assert_stopped(url, s3_endpoint)
     assert (tmp_path / ".data" / "seaweedfs").is_dir()
 
-    launcher, _ = start(tmp_path, port)
+    launcher, s3_endpoint = start(tmp_path, port)
     try:
         assert requests.get(f"{url}/datasets/{created['id']}/").json() == created
         assert requests.get(f"{url}/datasets/{created['id']}/content/").content == body
     finally:
-        ctrl_c(launcher)
+        launcher.terminate()  # SIGTERM to the launcher alone, as a supervisor would send it
+        assert launcher.wait(timeout=60) == 0
+    assert_stopped(url, s3_endpoint)

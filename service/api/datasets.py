@@ -77,8 +77,8 @@ cursor.__schema__ = {  # type: ignore[attr-defined]
 
 # No help= on these: Flask-RESTX would prefix it to every error message; the schema says it.
 list_arguments = reqparse.RequestParser()
-list_arguments.add_argument("limit", type=limit, default=DEFAULT_LIMIT)
-list_arguments.add_argument("cursor", type=cursor)
+list_arguments.add_argument("limit", type=limit, default=DEFAULT_LIMIT, location="args")
+list_arguments.add_argument("cursor", type=cursor, location="args")
 
 upload_arguments = reqparse.RequestParser()
 upload_arguments.add_argument("file", location="files", type=FileStorage, required=True, help="A JSON file")
@@ -226,7 +226,10 @@ def _download(chunks, length: int, mimetype: str, download_name: str) -> Respons
         download_name.encode("ascii")
     except UnicodeEncodeError:
         fallback = unicodedata.normalize("NFKD", download_name).encode("ascii", "ignore").decode("ascii")
-        names = {"filename": fallback or "download", "filename*": "UTF-8''" + quote(download_name, safe="")}
+        suffix = PurePosixPath(download_name).suffix
+        if not fallback.removesuffix(suffix).strip():  # nothing ASCII left: not ".xlsx", a hidden file
+            fallback = "download" + suffix
+        names = {"filename": fallback, "filename*": "UTF-8''" + quote(download_name, safe="")}
     headers = Headers({"Content-Length": str(length)})
     headers.set("Content-Disposition", "attachment", **names)
     return Response(chunks, mimetype=mimetype, headers=headers, direct_passthrough=True)
