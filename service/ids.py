@@ -2,7 +2,8 @@
 
 The first 10 characters encode the creation time in milliseconds, so ids sort by creation
 time as plain strings, and a plain S3 listing (which is in key order) is oldest first. The
-remaining 80 bits are random, so ids cannot be guessed or collide across processes.
+remaining 80 bits are random, so ids from different processes do not collide; within one
+process, ids made in the same millisecond count up from the first.
 """
 
 import os

@@ -245,12 +245,9 @@ class Storage:
             response = self.client.get_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         return StoredObject(response["Body"], response["ContentLength"])
 
-    def open_export(self, dataset: Dataset) -> StoredObject | None:
-        """The cached spreadsheet of this dataset, or None if there is none made from its bytes."""
-        return _made_from(dataset, self._get_export(dataset.id))
-
     def get_with_export(self, dataset_id: str) -> tuple[Dataset, StoredObject | None]:
-        """``get`` and ``open_export`` at once: the export's GET does not wait for the HEAD."""
+        """The dataset, and its cached spreadsheet if there is one made from its bytes (else None).
+        The export's GET runs beside the HEAD rather than after it."""
         _check_id(dataset_id)
         export = self._executor.submit(self._get_export, dataset_id)
         try:

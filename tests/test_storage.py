@@ -95,12 +95,18 @@ def test_delete_removes_the_dataset_and_its_export(storage):
 
 def test_the_export_cache_serves_only_what_was_made_from_these_bytes(storage):
     dataset = save(storage)
-    assert storage.open_export(dataset) is None
+    assert storage.get_with_export(dataset.id) == (dataset, None)
     storage.save_export(dataset, io.BytesIO(b"workbook"))
-    cached = storage.open_export(dataset)
-    assert cached is not None and cached.body.read() == b"workbook"
-    stale = dataset.__class__(**{**dataset.__dict__, "etag": '"another"'})
-    assert storage.open_export(stale) is None
+    found, cached = storage.get_with_export(dataset.id)
+    assert found == dataset and cached is not None and cached.body.read() == b"workbook"
+    # A workbook made from other bytes (another ETag) is never served as this dataset's.
+    storage.client.put_object(
+        Bucket="unit-datasets",
+        Key=f"exports/{dataset.id}.xlsx",
+        Body=b"other workbook",
+        Metadata={"source-etag": '"another"'},
+    )
+    assert storage.get_with_export(dataset.id) == (dataset, None)
 
 
 def test_an_unreachable_endpoint_is_storage_unavailable(aws_credentials):
