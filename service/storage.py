@@ -154,16 +154,22 @@ class Storage:
     def save(self, body: IO[bytes], filename: str, size: int) -> Dataset:
         """Store a validated upload under a new id (multipart for big bodies)."""
         dataset_id = ids.new_id()
-        metadata = {"filename": quote(filename, safe=""), "size": str(size)}
         with translate_errors():
-            self.client.upload_fileobj(
-                body,
-                self.bucket,
-                _dataset_key(dataset_id),
-                ExtraArgs={"Metadata": metadata, "ContentType": "application/json"},
-                Config=_TRANSFER_CONFIG,
-            )
+            self._store(body, dataset_id, filename, size)
         return self.get(dataset_id)
+
+    def _store(self, body: IO[bytes], dataset_id: str, filename: str, size: int) -> None:
+        """Send ``body`` to the dataset's key with the metadata every dataset carries."""
+        self.client.upload_fileobj(
+            body,
+            self.bucket,
+            _dataset_key(dataset_id),
+            ExtraArgs={
+                "Metadata": {"filename": quote(filename, safe=""), "size": str(size)},
+                "ContentType": "application/json",
+            },
+            Config=_TRANSFER_CONFIG,
+        )
 
     @contextmanager
     def upload(self, filename: str, size: int) -> Iterator["StreamingUpload"]:
@@ -221,9 +227,7 @@ class Storage:
         return [dataset for dataset in known.values() if dataset is not None], next_cursor
 
     def _head_or_none(self, dataset_id: str) -> Dataset | None:
-        """A listed dataset, or None if it was deleted since the listing or is not ours."""
-        if not ids.is_valid(dataset_id):
-            return None
+        """A listed dataset (its id already checked), or None if it was deleted since the listing."""
         try:
             return self.get(dataset_id)
         except DatasetNotFound:
@@ -309,19 +313,12 @@ class StreamingUpload:
         self._pending = bytearray()
         self._ended = False
         self._error: BaseException | None = None
-        metadata = {"filename": quote(filename, safe=""), "size": str(size)}
-        self._thread = threading.Thread(target=self._transfer, args=(metadata,), daemon=True)
+        self._thread = threading.Thread(target=self._transfer, args=(filename, size), daemon=True)
         self._thread.start()
 
-    def _transfer(self, metadata: dict[str, str]) -> None:
+    def _transfer(self, filename: str, size: int) -> None:
         try:
-            self._storage.client.upload_fileobj(
-                self,
-                self._storage.bucket,
-                _dataset_key(self.dataset_id),
-                ExtraArgs={"Metadata": metadata, "ContentType": "application/json"},
-                Config=_TRANSFER_CONFIG,
-            )
+            self._storage._store(self, self.dataset_id, filename, size)
         except BaseException as error:  # handed to the request thread by _put and commit
             self._error = error
 
