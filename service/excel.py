@@ -115,10 +115,6 @@ class _Table:
         self.sheets: list[WriteOnlyWorksheet] = []
         self.numbered = 0
 
-    def path(self, node: dict[str, _Path], prefix: str, key: str) -> _Path:
-        path = node[key] = _Path(prefix + key)
-        return path
-
     def list_path(self, path: _Path) -> None:
         if not path.listed:
             path.listed = True
@@ -163,6 +159,12 @@ class _Table:
     @property
     def width(self) -> int:
         return len(self.columns) + (self.parent is not None)
+
+
+def _new_path(node: dict[str, _Path], prefix: str, key: str) -> _Path:
+    """A path for ``key`` below ``node``, joined to it."""
+    path = node[key] = _Path(prefix + key)
+    return path
 
 
 def _too_many_columns(table: str) -> NotTabular:
@@ -256,7 +258,7 @@ class _Survey:
             table.holds_objects()
             self.object(table, table.paths, "", depth, sample)
             return
-        path = table.paths.get(VALUE_COLUMN) or table.path(table.paths, "", VALUE_COLUMN)
+        path = table.paths.get(VALUE_COLUMN) or _new_path(table.paths, "", VALUE_COLUMN)
         if not path.has_cell:
             table.mark_cell(path)
         if event in ("start_map", "start_array"):
@@ -272,7 +274,7 @@ class _Survey:
             if event == "end_map":
                 break
             empty = False
-            path = node.get(key) or table.path(node, prefix, key)  # type: ignore[arg-type]
+            path = node.get(key) or _new_path(node, prefix, key)  # type: ignore[arg-type]
             event, value = next(events)
             if event == "start_map" or event == "start_array":
                 self.container(table, path, event, depth + 1, sample)
