@@ -120,19 +120,13 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
 
     dataset_id = args["<id>"][0]
     if args["excel"]:
-        return save(
-            api.excel(dataset_id),
-            lambda: xlsx_name(api.info(dataset_id)["filename"]),
-            fallback=f"{dataset_id}.xlsx",
-            output=args["-o"],
-            show_progress=show_progress,
-            stdout=stdout,
-            stderr=stderr,
-        )
+        response, name_for, suffix = api.excel(dataset_id), xlsx_name, ".xlsx"
+    else:
+        response, name_for, suffix = api.content(dataset_id), safe_filename, ".json"
     return save(
-        api.content(dataset_id),
-        lambda: safe_filename(api.info(dataset_id)["filename"]),
-        fallback=f"{dataset_id}.json",
+        response,
+        lambda: name_for(api.info(dataset_id)["filename"]),
+        fallback=dataset_id + suffix,
         output=args["-o"],
         show_progress=show_progress,
         stdout=stdout,
