@@ -1,10 +1,13 @@
 """Receiving an upload: spool the body to a temporary file, enforce the size limit and
 validate it as RFC 8259 JSON while the bytes arrive, without building the document.
 
-yajl (ijson's C backend) is a strict streaming parser: it rejects NaN, Infinity, comments,
-trailing commas and invalid UTF-8. Its one leniency is accepting a form feed as
-whitespace; a raw form feed can never appear in valid JSON (inside strings it must be
-escaped), so any 0x0C byte is rejected here.
+yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
+invalid UTF-8. Its one leniency is accepting a form feed as whitespace; a raw form feed can
+never appear in valid JSON (inside strings it must be escaped), so any 0x0C byte is rejected here.
+
+Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
+documents the exact parser accepts; when it refuses, the exact parser (ijson, reading every
+value as the export will) is replayed over the spooled prefix and has the last word.
 """
 
 import collections
@@ -19,6 +22,7 @@ from urllib.parse import quote
 
 import ijson
 
+from . import json_syntax
 from .errors import InvalidJSON, PayloadTooLarge
 
 CHUNK_SIZE = 256 * 1024
@@ -26,7 +30,14 @@ SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
 _FORM_FEED = b"\x0c"
 # ValueError: an integer longer than Python reads (4,300 digits, a guard against quadratic
 # parsing); yajl's C callback surfaces it as a SystemError caused by that ValueError.
-_PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation, ValueError, SystemError)
+_PARSER_ERRORS = (
+    json_syntax.Refused,
+    ijson.JSONError,
+    UnicodeDecodeError,
+    decimal.InvalidOperation,
+    ValueError,
+    SystemError,
+)
 DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
 # must leave room for the rest.
@@ -43,17 +54,16 @@ class _Discard:
 
 
 class _Parser:
-    """A yajl push parser that throws its events away: it only checks syntax.
+    """ijson's yajl push parser, its events thrown away as C code makes them.
 
-    The fast parser reads numbers as doubles and 64-bit integers, about 40% cheaper than the
-    exact one (Decimal and unbounded int), but refuses numbers those cannot hold, such as
-    1E400 or 2**64. So its refusal is only a hint: the exact parser decides (see ``_exact_after``).
+    The fast one reads numbers as doubles and 64-bit integers and refuses numbers those cannot
+    hold, such as 1E400 or 2**64; the exact one reads them as Decimal and unbounded int but
+    refuses a few the fast one takes (1e-99999999999999999999). The export tries them in the
+    same order, so a document either accepts is stored.
     """
 
     def __init__(self, exact: bool) -> None:
         self.exact = exact
-        # Each event is dropped as it is made, by C code: a quarter less CPU than collecting a
-        # chunk's events in a list and clearing it (the parse is what an upload waits for).
         self._parser = ijson.basic_parse_coro(_Discard(), use_float=not exact)
 
     def feed(self, chunk: bytes) -> None:
@@ -61,6 +71,13 @@ class _Parser:
 
     def close(self) -> None:
         self._parser.close()
+
+
+_AnyParser = json_syntax.FastCheck | _Parser
+
+
+def _first_parser() -> _AnyParser:
+    return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
 
 
 def receive(
@@ -73,7 +90,7 @@ def receive(
     Each chunk that parsed is also passed to ``forward`` (a storage upload running meanwhile).
     """
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned)
-    parser = _Parser(exact=False)
+    parser = _first_parser()
     size = 0
     try:
         while chunk := stream.read(CHUNK_SIZE):
@@ -88,7 +105,7 @@ def receive(
             except _PARSER_ERRORS:
                 if parser.exact:
                     raise _locate_error(spool, size - len(chunk)) from None
-                parser = _exact_after(spool, size)
+                parser = _successor_after(parser, spool, size)
             if forward is not None:
                 forward(chunk)
         if size == 0:
@@ -101,47 +118,55 @@ def receive(
     return spool, size
 
 
-def _finish(parser: _Parser, spool: IO[bytes], size: int) -> None:
+def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
     """End the document: what was fed must be one whole JSON value."""
     try:
         parser.close()
     except _PARSER_ERRORS as error:
         if parser.exact:
             raise _invalid_at(spool, size, _reason(error)) from None
-        _finish(_exact_after(spool, size), spool, size)
+        _finish(_successor_after(parser, spool, size), spool, size)
 
 
-def _exact_after(spool: IO[bytes], end: int) -> _Parser:
-    """The exact parser, fed the first ``end`` bytes of ``spool``, to go on with after the fast
-    one refused them. Raises InvalidJSON, located, if the exact parser refuses them too."""
-    parser = _Parser(exact=True)
+def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
+    """The parser that decides after ``parser`` refused the first ``end`` bytes of ``spool``, fed
+    those bytes: the fast check defers to the fast ijson parser, which defers to the exact one.
+    Raises InvalidJSON, located, if the exact parser refuses them too."""
+    successor = _Parser(exact=isinstance(parser, _Parser))
     spool.seek(0)
     position = 0
     while position < end:
         block = spool.read(min(CHUNK_SIZE, end - position))
         try:
-            parser.feed(block)
+            successor.feed(block)
         except _PARSER_ERRORS:
-            raise _locate_error(spool, position) from None
+            if successor.exact:
+                raise _locate_error(spool, position) from None
+            return _successor_after(successor, spool, end)
         position += len(block)
     spool.seek(0, io.SEEK_END)  # later chunks are appended
-    return parser
+    return successor
 
 
-def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> InvalidJSON:
     """Find the byte where the chunk starting at ``chunk_start`` broke the document.
 
     Only runs on the error path: the good prefix is parsed again, then the failing chunk
-    one byte at a time, so the position is exact to the byte yajl stopped at.
+    one byte at a time, so the position is exact to the byte yajl stopped at. A prefix the
+    exact parser refuses (a number only the fast one reads) is parsed by the fast one instead.
     """
-    parser = _Parser(exact=True)
+    parser = _Parser(exact)
     spool.seek(0)
-    remaining = chunk_start
-    while remaining:
-        block = spool.read(min(CHUNK_SIZE, remaining))
-        parser.feed(block)
-        remaining -= len(block)
-    chunk = spool.read()
+    position = 0
+    while position < chunk_start:
+        block = spool.read(min(CHUNK_SIZE, chunk_start - position))
+        try:
+            parser.feed(block)
+        except _PARSER_ERRORS:
+            # Neither reads the whole prefix: the error is in it, where the fast one stopped.
+            return _locate_error(spool, *((chunk_start, False) if exact else (position, True)))
+        position += len(block)
+    chunk = spool.read(CHUNK_SIZE)  # the block that was refused
     for index in range(len(chunk)):
         byte = chunk[index : index + 1]
         if byte == _FORM_FEED:

@@ -1,0 +1,136 @@
+"""A JSON check at C speed, for uploads: yajl called through ctypes with no callbacks.
+
+ijson's C backend makes a Python object for every token, which held uploads to about
+60 MB/s; yajl on its own, told nothing about the tokens, checks ten times as fast and
+releases the GIL while it does, so the relay to S3 runs meanwhile.
+
+It is a fast path, not a judge. It accepts only documents the exact parser (ijson, the same
+yajl, reading numbers as Decimal and int, strings as UTF-8, exactly as the export will) also
+accepts, and raises ``Refused`` on everything else, including a few valid documents it cannot
+vouch for cheaply; the caller then lets the exact parser decide. What yajl alone does not see:
+
+- invalid UTF-8 that yajl's lexer lets through (overlong forms, surrogates, code points past
+  U+10FFFF): checked with Python's strict decoder, on the chunks that are not plain ASCII;
+- ``\\uD800``-``\\uDFFF`` escapes, which yajl decodes into bytes Python may refuse: any such
+  escape is refused here (escaped astral characters, such as emoji, go the exact way);
+- numbers Python cannot read: integers past its digit limit (never under 640 digits) and
+  exponents past Decimal's (18 digits). Any run of 600 digits, or an exponent of 16 digits,
+  is refused here.
+"""
+
+import codecs
+import ctypes
+import ctypes.util
+import re
+import weakref
+from pathlib import Path
+
+import ijson
+
+_LONG_DIGITS = 600
+_LONG_EXPONENT = 16
+# Bytes of the stream so far that are checked again with the next chunk: the longest pattern.
+_OVERLAP = _LONG_DIGITS
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Digits become "0", exponent letters "e" and signs "s"; then plain substring searches (C speed)
+# find the long numbers. Other bytes stay as they are: they can only add false alarms.
+_NUMBER_SHAPE = bytes.maketrans(b"0123456789eE+-", b"0000000000eess")
+_LONG_DIGIT_RUN = b"0" * _LONG_DIGITS
+_LONG_EXPONENTS = (b"e" + b"0" * _LONG_EXPONENT, b"es" + b"0" * _LONG_EXPONENT)
+_BEFORE_A_NUMBER = frozenset(b" \t\r\n[,:")
+
+
+class Refused(Exception):
+    """The fast check does not vouch for the bytes so far: the exact parser must decide."""
+
+
+def _load_yajl() -> ctypes.CDLL | None:
+    """yajl 2 as ijson's wheel ships it, or the system's; None if neither loads."""
+    wheel_libraries = sorted(
+        (Path(ijson.__file__).resolve().parent.parent / "ijson.libs").glob("libyajl*.so*")
+    )
+    for candidate in [*map(str, wheel_libraries), ctypes.util.find_library("yajl")]:
+        if candidate is None:
+            continue
+        try:
+            library = ctypes.CDLL(candidate)
+        except OSError:
+            continue
+        if library.yajl_version() // 10000 != 2:
+            continue
+        library.yajl_alloc.restype = ctypes.c_void_p
+        library.yajl_alloc.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        library.yajl_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        library.yajl_complete_parse.argtypes = [ctypes.c_void_p]
+        library.yajl_free.argtypes = [ctypes.c_void_p]
+        return library
+    return None
+
+
+_yajl = _load_yajl()
+AVAILABLE = _yajl is not None
+_YAJL_OK = 0
+
+
+class FastCheck:
+    """Push parser for one document: ``feed`` each chunk, then ``close``. Needs ``AVAILABLE``."""
+
+    exact = False
+
+    def __init__(self) -> None:
+        assert _yajl is not None, "yajl could not be loaded; use the exact parser"
+        self._handle = _yajl.yajl_alloc(None, None, None)  # no callbacks: syntax only
+        weakref.finalize(self, _yajl.yajl_free, self._handle)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
+        if _suspect(window):
+            raise Refused
+        self._tail = window[-_OVERLAP:]
+        if not chunk.isascii() or self._utf8.getstate()[0]:
+            try:
+                self._utf8.decode(chunk)
+            except UnicodeDecodeError:
+                raise Refused from None
+        if _yajl.yajl_parse(self._handle, chunk, len(chunk)) != _YAJL_OK:
+            raise Refused
+
+    def close(self) -> None:
+        """The document must be complete: one whole value, and no cut-off character."""
+        try:
+            self._utf8.decode(b"", True)
+        except UnicodeDecodeError:
+            raise Refused from None
+        if _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
+            raise Refused
+
+
+def _suspect(window: bytes) -> bool:
+    """Whether ``window`` holds a surrogate escape or a number too long to vouch for."""
+    if _SURROGATE_ESCAPE.search(window):
+        return True
+    shape = window.translate(_NUMBER_SHAPE)
+    if _LONG_DIGIT_RUN in shape:
+        return True
+    if _LONG_EXPONENTS[0][1:] not in shape:  # the digits alone, a quicker search
+        return False
+    for pattern in _LONG_EXPONENTS:
+        hit = shape.find(pattern)
+        while hit != -1:
+            if _ends_a_mantissa(shape, hit):
+                return True
+            hit = shape.find(pattern, hit + 1)
+    return False
+
+
+def _ends_a_mantissa(shape: bytes, end: int) -> bool:
+    """Whether what comes before ``end`` can be a number's mantissa, rather than, say, the
+    digits before an "e" in a hexadecimal string ("7e749035..."), which are common."""
+    start = end
+    while start and shape[start - 1] in b"0.":
+        start -= 1
+    if start and shape[start - 1] == ord("s"):
+        start -= 1
+    return start == 0 or shape[start - 1] in _BEFORE_A_NUMBER

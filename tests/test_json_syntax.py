@@ -1,0 +1,122 @@
+"""The fast check vouches only for documents the export's parsers read, wherever chunks are cut."""
+
+import decimal
+import io
+import json
+import random
+from pathlib import Path
+
+import ijson
+import pytest
+
+from service import json_syntax, upload
+from service.errors import InvalidJSON
+
+SUITE = sorted((Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing").glob("*.json"))
+PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation, ValueError, SystemError)
+
+
+def readable(body: bytes) -> bool:
+    """Whether the export can read ``body``: ijson with doubles or, failing that, exactly
+    (Decimal and unbounded int), the order ``excel`` tries them in."""
+    for use_float in (True, False):
+        try:
+            for _event in ijson.basic_parse(io.BytesIO(body), use_float=use_float):
+                pass
+        except PARSER_ERRORS:
+            continue
+        return True
+    return False
+
+
+def acceptable(body: bytes) -> bool:
+    """What an upload must store: readable, and without the form feed yajl takes for whitespace."""
+    return b"\x0c" not in body and readable(body)
+
+
+def vouched(body: bytes, chunk_size: int) -> bool:
+    check = json_syntax.FastCheck()
+    try:
+        for start in range(0, len(body), chunk_size):
+            check.feed(body[start : start + chunk_size])
+        check.close()
+    except json_syntax.Refused:
+        return False
+    return True
+
+
+def stored(body: bytes) -> bool:
+    try:
+        upload.receive(io.BytesIO(body), 10**9)
+    except InvalidJSON:
+        return False
+    return True
+
+
+def test_the_fast_check_is_in_use():
+    """Without it uploads are still right, but several times slower: that must not go unseen."""
+    assert json_syntax.AVAILABLE
+
+
+@pytest.mark.parametrize("path", SUITE, ids=lambda p: p.name)
+def test_the_fast_check_vouches_only_for_readable_documents(path):
+    body = path.read_bytes()
+    for chunk_size in (1, 3, 64, len(body) or 1):
+        if vouched(body, chunk_size):
+            assert readable(body)
+
+
+@pytest.mark.parametrize("path", SUITE, ids=lambda p: p.name)
+def test_an_upload_is_stored_exactly_when_the_export_can_read_it(path):
+    body = path.read_bytes()
+    assert stored(body) == acceptable(body)
+
+
+def test_plain_documents_take_the_fast_path():
+    """Not a check that refuses everything: ordinary JSON, ASCII or not, is vouched for."""
+    records = [{"id": n, "name": f"Zoë {n}", "score": n / 7, "tags": ["a", "ß", "😀"]} for n in range(2000)]
+    for body in (json.dumps(records).encode(), json.dumps(records, ensure_ascii=False, indent=2).encode()):
+        assert vouched(body.replace(b"\\ud83d\\ude00", b""), 4096)  # ensure_ascii writes emoji as surrogates
+    hexadecimal = json.dumps([f"7e{n:032d}" for n in range(100)]).encode()  # an "e" then digits, in strings
+    assert vouched(hexadecimal, 4096)
+
+
+@pytest.mark.parametrize(
+    ("suspect", "readable_anyway"),
+    [
+        ('"\\udc00"', False),  # a lone low surrogate: yajl makes bytes Python refuses
+        ('"\\ud83d\\ude00"', True),  # a pair: vouching would need the escapes' context
+        ("7" * 5000, False),  # past Python's integer digit limit
+        ("7" * 700, True),
+        ("1e-99999999999999999999", True),  # Decimal refuses it; a double reads it as 0
+        ("-1.5E+99999999999999999999", False),
+        ('"\xed\xa0\x80"', False),  # a surrogate in raw UTF-8, which yajl's lexer lets through
+        ('"\xc0\xaf"', False),  # an overlong form
+        ('"\xf4\x90\x80\x80"', False),  # past U+10FFFF
+    ],
+)
+def test_suspects_are_refused_wherever_a_chunk_boundary_cuts_them(suspect, readable_anyway):
+    filler = json.dumps(["x" * 90] * 2000)
+    for cut in range(-8, 9):
+        padding = upload.CHUNK_SIZE - len(filler) - 2 + cut  # the suspect starts at CHUNK_SIZE + cut
+        assert padding > 0
+        body = f"[{filler},{' ' * padding}{suspect}]".encode("latin-1")
+        assert not vouched(body, upload.CHUNK_SIZE)
+        assert stored(body) == acceptable(body) == readable_anyway
+
+
+def test_mutated_documents_are_stored_exactly_when_readable():
+    """A seeded fuzz: small documents with hostile bytes dropped into them."""
+    pieces = [b"\\udc00", b"\\ud800", b"\\ud83d\\ude00", b"\\", b'"', b"\xed\xa0\x80", b"\xc3", b"\xff",
+              b"1e99999999999999999", b"9" * 700, b"-", b"e", b".", b"\x00", b"\x0c", b" ", b"]", b"}"]  # fmt: skip
+    seeds = [b'{"a": [1, 2.5e3, "text \\u00e9"], "b": null}', b'["x", -0, 1E+2, true, {"k": "v"}]']
+    rng = random.Random(20261126)
+    for _ in range(3000):
+        body = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(body) + 1)
+            if rng.random() < 0.5:
+                body[at:at] = rng.choice(pieces)
+            else:
+                del body[at : at + rng.randint(1, 4)]
+        assert stored(bytes(body)) == acceptable(bytes(body)), bytes(body)
