@@ -49,7 +49,7 @@ _CLIENT_CONFIG = Config(
     s3={"addressing_style": "path"},
 )
 _TRANSFER_CONFIG = TransferConfig(
-    multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4
+    multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2, max_concurrency=4
 )
 # A streamed upload (StreamingUpload) holds its parts in memory: at most this many at once
 # (s3transfer's setting, which boto3's constructor does not take).
