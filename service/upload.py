@@ -12,7 +12,6 @@ value as the export will) is replayed over the spooled prefix and has the last w
 
 import collections
 import decimal
-import io
 import re
 import tempfile
 from collections.abc import Callable
@@ -83,13 +82,16 @@ def _first_parser() -> _AnyParser:
 def receive(
     stream: IO[bytes], max_bytes: int, forward: Callable[[bytes], None] | None = None
 ) -> tuple[IO[bytes], int]:
-    """Copy ``stream`` into a temporary file, checking it as it comes.
+    """Check ``stream`` as it comes, keeping its bytes in a temporary file.
 
-    Returns the file, rewound, and its size. Raises PayloadTooLarge past ``max_bytes``
-    and InvalidJSON (saying where it broke) for anything that is not one JSON value.
-    Each chunk that parsed is also passed to ``forward`` (a storage upload running meanwhile).
+    Returns the file, rewound, and its size. A seekable ``stream`` (the part of a multipart form
+    Werkzeug has spooled) is a file already: it is checked in place and returned itself.
+    Raises PayloadTooLarge past ``max_bytes`` and InvalidJSON (saying where it broke) for
+    anything that is not one JSON value. Each chunk that parsed is also passed to ``forward``
+    (a storage upload running meanwhile).
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned)
+    copy = not stream.seekable()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) if copy else stream  # noqa: SIM115 (returned)
     parser = _first_parser()
     size = 0
     try:
@@ -97,7 +99,8 @@ def receive(
             size += len(chunk)
             if size > max_bytes:
                 raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
-            spool.write(chunk)
+            if copy:
+                spool.write(chunk)
             if _FORM_FEED in chunk:
                 raise _locate_error(spool, size - len(chunk))
             try:
@@ -112,7 +115,8 @@ def receive(
             raise _invalid_at(spool, 0, "the body is empty")
         _finish(parser, spool, size)
     except BaseException:
-        spool.close()
+        if copy:
+            spool.close()
         raise
     spool.seek(0)
     return spool, size
@@ -144,7 +148,7 @@ def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
                 raise _locate_error(spool, position) from None
             return _successor_after(successor, spool, end)
         position += len(block)
-    spool.seek(0, io.SEEK_END)  # later chunks are appended
+    spool.seek(end)  # where the next chunk goes, or comes from
     return successor
 
 
