@@ -465,6 +465,53 @@ def test_a_broken_download_leaves_no_partial_file(
     assert list(tmp_path.iterdir()) == []
 
 
+class _AcceptsOnceHandler(BaseHTTPRequestHandler):
+    """Stores the first upload, then hangs up on every later one: a network failing mid-batch."""
+
+    accepted = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if type(self).accepted:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        type(self).accepted += 1
+        dataset = {
+            "id": "01KB0000000000000000000000",
+            "filename": "a.json",
+            "size": 2,
+            "created_at": "2026-11-26T00:00:00Z",
+        }
+        body = json.dumps(dataset).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_batch_cut_off_by_the_network_still_prints_what_was_uploaded(tmp_path: Path, as_json: bool) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_AcceptsOnceHandler,), {"accepted": 0}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    files = [write_json(tmp_path / name, []) for name in ("a.json", "b.json", "c.json")]
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        run = dsclient("upload", *(["--json"] if as_json else []), *map(str, files), cwd=tmp_path, url=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.status == 1
+    assert run.stderr.count("\n") == 1
+    if as_json:
+        assert [dataset["id"] for dataset in run.json()] == ["01KB0000000000000000000000"]
+    else:
+        assert "01KB0000000000000000000000" in run.text and "a.json" in run.text
+
+
 # 0 x 0 is what a pseudo-terminal reports until someone sizes it (`script`, some CI runners).
 @pytest.mark.parametrize("rows, columns", [(24, 80), (0, 0)])
 def test_progress_bar_only_on_a_terminal_and_not_with_quiet(

@@ -159,12 +159,13 @@ def upload(
         with progress_bar(stderr, path.stat().st_size, path.name, show_progress) as bar:
             uploaded.append(api.upload(path, on_progress=bar.update))
 
-    status = for_each(paths, send, stderr)
-    if as_json:
-        stdout.write(to_json(uploaded) + "\n")
-    elif uploaded:
-        stdout.write(dataset_table(uploaded) + "\n")
-    return status
+    try:
+        return for_each(paths, send, stderr)
+    finally:  # also when the network fails part-way: the ids already made must not be lost
+        if as_json:
+            stdout.write(to_json(uploaded) + "\n")
+        elif uploaded:
+            stdout.write(dataset_table(uploaded) + "\n")
 
 
 def for_each(items: Sequence[Any], action: Callable[[Any], object], stderr: TextIO) -> ExitStatus:
