@@ -12,7 +12,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -234,13 +234,26 @@ class Storage:
             return None
 
     def delete(self, dataset_id: str) -> None:
-        """Delete a dataset and its cached export."""
-        self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
+        """Delete a dataset and its cached export.
+
+        The export goes before the dataset and again after it, so it never outlives the dataset
+        (``get_with_export`` relies on that): a failure between the calls leaves a dataset without
+        an export, and an export a concurrent request cached meanwhile is caught by the second
+        delete or by ``save_export``'s own check.
+        """
+        _check_id(dataset_id)  # before any key is made of it
+        export_key = _export_key(dataset_id)
+        try:
+            self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
+        except DatasetNotFound:
+            with translate_errors(dataset_id):  # what a delete cut short may have left behind
+                self.client.delete_object(Bucket=self.bucket, Key=export_key)
+            raise
         with translate_errors(dataset_id):
             self._known.forget(dataset_id)
-            # The dataset first: an export being cached meanwhile then finds it gone (save_export).
+            self.client.delete_object(Bucket=self.bucket, Key=export_key)
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
-            self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset_id))
+            self.client.delete_object(Bucket=self.bucket, Key=export_key)
 
     def open_content(self, dataset_id: str) -> StoredObject:
         """The stored bytes of a dataset, as a stream."""
@@ -251,15 +264,24 @@ class Storage:
 
     def get_with_export(self, dataset_id: str) -> tuple[Dataset, StoredObject | None]:
         """The dataset, and its cached spreadsheet if there is one made from its bytes (else None).
-        The export's GET runs beside the HEAD rather than after it."""
+
+        A dataset this process has read before, with the ETag the export was made from, is not
+        read again: an export never outlives its dataset (see ``delete``), so finding it is
+        finding the dataset. That saves a HEAD, a third of a cached export's time in the API.
+        """
         _check_id(dataset_id)
-        export = self._executor.submit(self._get_export, dataset_id)
+        response = self._get_export(dataset_id)
+        if response is not None:
+            known = self._known.find(dataset_id, response["Metadata"].get("source-etag", ""))
+            if known is not None:
+                return known, StoredObject(response["Body"], response["ContentLength"])
         try:
             dataset = self.get(dataset_id)
         except BaseException:
-            export.add_done_callback(_close_export)
+            if response is not None:
+                response["Body"].close()
             raise
-        return dataset, _made_from(dataset, export.result())
+        return dataset, _made_from(dataset, response)
 
     def _get_export(self, dataset_id: str) -> dict[str, Any] | None:
         """The GetObject response of the cached spreadsheet, or None if there is none."""
@@ -379,14 +401,6 @@ def _made_from(dataset: Dataset, response: dict[str, Any] | None) -> StoredObjec
         response["Body"].close()
         return None
     return StoredObject(response["Body"], response["ContentLength"])
-
-
-def _close_export(export: "Future[dict[str, Any] | None]") -> None:
-    """Close the body of an export fetched for a request that failed meanwhile."""
-    with suppress(Exception):  # the GET's own failure no longer matters
-        response = export.result()
-        if response is not None:
-            response["Body"].close()
 
 
 def _dataset_key(dataset_id: str) -> str:

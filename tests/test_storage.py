@@ -109,6 +109,39 @@ def test_the_export_cache_serves_only_what_was_made_from_these_bytes(storage):
     assert storage.get_with_export(dataset.id) == (dataset, None)
 
 
+def test_a_cached_export_the_process_knows_the_dataset_of_costs_no_head(storage):
+    dataset = save(storage)
+    storage.save_export(dataset, io.BytesIO(b"workbook"))
+    heads = count_heads(storage)
+    found, cached = storage.get_with_export(dataset.id)
+    assert found == dataset and cached is not None and cached.body.read() == b"workbook"
+    assert heads == []
+    other = Storage("unit-datasets", region="us-east-1")  # another replica: reads the dataset once
+    other_heads = count_heads(other)
+    for _ in range(3):
+        assert other.get_with_export(dataset.id)[0] == dataset
+    assert len(other_heads) == 1
+
+
+def test_an_export_is_not_served_once_another_replica_deleted_its_dataset(storage):
+    dataset = save(storage)
+    storage.save_export(dataset, io.BytesIO(b"workbook"))
+    assert storage.get_with_export(dataset.id)[1] is not None  # this process now knows the dataset
+    Storage("unit-datasets", region="us-east-1").delete(dataset.id)
+    with pytest.raises(DatasetNotFound):
+        storage.get_with_export(dataset.id)
+
+
+def test_deleting_a_missing_dataset_removes_an_export_left_behind(storage):
+    """What a delete cut short between its calls may leave: the export without its dataset."""
+    dataset = save(storage)
+    storage.save_export(dataset, io.BytesIO(b"workbook"))
+    storage.client.delete_object(Bucket="unit-datasets", Key=f"datasets/{dataset.id}")
+    with pytest.raises(DatasetNotFound):
+        storage.delete(dataset.id)
+    assert storage.client.list_objects_v2(Bucket="unit-datasets").get("Contents", []) == []
+
+
 def test_an_unreachable_endpoint_is_storage_unavailable(aws_credentials):
     storage = Storage("any", endpoint_url="http://127.0.0.1:9", region="us-east-1")
     with pytest.raises(StorageUnavailable, match="unreachable"):
