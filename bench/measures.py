@@ -44,12 +44,12 @@ class Sizes:
 
 FULL = Sizes(
     upload_mb=100,
-    upload_repeats=3,
+    upload_repeats=5,
     info_requests=400,
     list_objects=10_000,
     list_pages=20,
     export_records=100_000,
-    export_repeats=5,
+    export_repeats=25,
     load_seconds=10,
     export_runs=2,
 )
