@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import re
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import ijson
@@ -44,14 +45,19 @@ class Refused(Exception):
     """The fast check does not vouch for the bytes so far: the exact parser must decide."""
 
 
-def _load_yajl() -> ctypes.CDLL | None:
-    """yajl 2 as ijson's wheel ships it, or the system's; None if neither loads."""
-    wheel_libraries = sorted(
-        (Path(ijson.__file__).resolve().parent.parent / "ijson.libs").glob("libyajl*.so*")
+def _yajl_candidates() -> Iterator[str]:
+    """yajl as ijson's wheel ships it, then the system's (looked for only if needed: it runs ldconfig)."""
+    yield from map(
+        str, sorted((Path(ijson.__file__).resolve().parent.parent / "ijson.libs").glob("libyajl*.so*"))
     )
-    for candidate in [*map(str, wheel_libraries), ctypes.util.find_library("yajl")]:
-        if candidate is None:
-            continue
+    system = ctypes.util.find_library("yajl")
+    if system is not None:
+        yield system
+
+
+def _load_yajl() -> ctypes.CDLL | None:
+    """yajl 2, ready to call; None if no copy of it loads."""
+    for candidate in _yajl_candidates():
         try:
             library = ctypes.CDLL(candidate)
         except OSError:

@@ -72,6 +72,14 @@ def test_an_upload_is_stored_exactly_when_the_export_can_read_it(path):
     assert stored(body) == acceptable(body)
 
 
+def test_without_yajl_uploads_are_checked_the_slow_way_alike(monkeypatch):
+    """Where no yajl library loads (a platform ijson has no wheel for), ijson decides alone."""
+    monkeypatch.setattr(json_syntax, "AVAILABLE", False)
+    for path in SUITE:
+        body = path.read_bytes()
+        assert stored(body) == acceptable(body), path.name
+
+
 def test_plain_documents_take_the_fast_path():
     """Not a check that refuses everything: ordinary JSON, ASCII or not, is vouched for."""
     records = [{"id": n, "name": f"Zoë {n}", "score": n / 7, "tags": ["a", "ß", "😀"]} for n in range(2000)]
