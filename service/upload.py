@@ -137,19 +137,28 @@ def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
     those bytes: the fast check defers to the fast ijson parser, which defers to the exact one.
     Raises InvalidJSON, located, if the exact parser refuses them too."""
     successor = _Parser(exact=isinstance(parser, _Parser))
+    refused_at = _replay(successor, spool, end)
+    if refused_at is not None:
+        if successor.exact:
+            raise _locate_error(spool, refused_at)
+        return _successor_after(successor, spool, end)
+    spool.seek(end)  # where the next chunk goes, or comes from
+    return successor
+
+
+def _replay(parser: _Parser, spool: IO[bytes], end: int) -> int | None:
+    """Feed ``parser`` the first ``end`` bytes of ``spool``: where the block it refused starts, or
+    None if it took them all (the spool is then at ``end``)."""
     spool.seek(0)
     position = 0
     while position < end:
         block = spool.read(min(CHUNK_SIZE, end - position))
         try:
-            successor.feed(block)
+            parser.feed(block)
         except _PARSER_ERRORS:
-            if successor.exact:
-                raise _locate_error(spool, position) from None
-            return _successor_after(successor, spool, end)
+            return position
         position += len(block)
-    spool.seek(end)  # where the next chunk goes, or comes from
-    return successor
+    return None
 
 
 def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> InvalidJSON:
@@ -160,16 +169,10 @@ def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> Inv
     exact parser refuses (a number only the fast one reads) is parsed by the fast one instead.
     """
     parser = _Parser(exact)
-    spool.seek(0)
-    position = 0
-    while position < chunk_start:
-        block = spool.read(min(CHUNK_SIZE, chunk_start - position))
-        try:
-            parser.feed(block)
-        except _PARSER_ERRORS:
-            # Neither reads the whole prefix: the error is in it, where the fast one stopped.
-            return _locate_error(spool, *((chunk_start, False) if exact else (position, True)))
-        position += len(block)
+    refused_at = _replay(parser, spool, chunk_start)
+    if refused_at is not None:
+        # Neither reads the whole prefix: the error is in it, where the fast one stopped.
+        return _locate_error(spool, *((chunk_start, False) if exact else (refused_at, True)))
     chunk = spool.read(CHUNK_SIZE)  # the block that was refused
     for index in range(len(chunk)):
         byte = chunk[index : index + 1]

@@ -152,3 +152,13 @@ def test_an_error_after_the_exact_parser_took_over_is_located_exactly():
     with pytest.raises(InvalidJSON) as raised:
         receive(body.encode())
     assert f"column {offset + 1} (byte {offset})" in raised.value.message
+
+
+def test_an_error_after_a_number_only_the_fast_parser_reads_is_located():
+    """The exact parser refuses 1e-99999999999999999999 (Decimal's range); locating the form feed
+    megabytes later must not trip over it."""
+    filler = json.dumps(["x" * 100] * 5000)
+    body = f"[1e-99999999999999999999, {filler}, \f]"
+    with pytest.raises(InvalidJSON, match="form feed") as raised:
+        receive(body.encode())
+    assert f"(byte {body.index(chr(12))})" in raised.value.message
