@@ -16,6 +16,10 @@ vouch for cheaply; the caller then lets the exact parser decide. What yajl alone
 - numbers Python cannot read: integers past its digit limit (never under 640 digits) and
   exponents past Decimal's (18 digits). Any run of 600 digits, or an exponent of 16 digits,
   is refused here.
+
+It also bounds memory: yajl holds a value that spans chunks whole, so a document whose one
+string, number or nesting needs more than ``MAX_PARSER_MEMORY`` raises ``TooLarge``, also while
+the exact parser decides (``track``).
 """
 
 import codecs
@@ -76,6 +80,63 @@ def _load_yajl() -> ctypes.CDLL | None:
 _yajl = _load_yajl()
 AVAILABLE = _yajl is not None
 _YAJL_OK = 0
+# yajl keeps a token that spans chunks whole in a buffer it doubles, and one byte per level of
+# nesting: memory that grows with the value, not with the chunk. Past this much, a document is
+# refused: strings and numbers under 8 MiB and nesting under 16 million levels fit.
+MAX_PARSER_MEMORY = 16 * 1024**2
+
+_libc = ctypes.CDLL(None)  # the process's C library, for yajl's allocations
+_libc.malloc.restype = ctypes.c_void_p
+_libc.malloc.argtypes = [ctypes.c_size_t]
+_libc.realloc.restype = ctypes.c_void_p
+_libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.free.argtypes = [ctypes.c_void_p]
+_MALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+_REALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+_FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class _AllocFuncs(ctypes.Structure):
+    """yajl_alloc_funcs."""
+
+    _fields_ = [("malloc", _MALLOC), ("realloc", _REALLOC), ("free", _FREE), ("ctx", ctypes.c_void_p)]
+
+
+class TooLarge(Exception):
+    """One value needs more than ``MAX_PARSER_MEMORY`` to be checked."""
+
+
+class _Memory:
+    """libc's allocator, handed to one yajl handle, counting the bytes it holds. yajl allocates
+    rarely (when a buffer or its stack grows), so calling back into Python costs nothing."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self._sizes: dict[int, int] = {}
+        self.funcs = _AllocFuncs(_MALLOC(self._malloc), _REALLOC(self._realloc), _FREE(self._free), None)
+
+    def _malloc(self, _context: int | None, size: int) -> int | None:
+        return self._count(_libc.malloc(size), size)
+
+    def _realloc(self, _context: int | None, pointer: int | None, size: int) -> int | None:
+        self.held -= self._sizes.pop(pointer or 0, 0)
+        return self._count(_libc.realloc(pointer, size), size)
+
+    def _free(self, _context: int | None, pointer: int | None) -> None:
+        self.held -= self._sizes.pop(pointer or 0, 0)
+        _libc.free(pointer)
+
+    def _count(self, pointer: int | None, size: int) -> int | None:
+        if pointer:
+            self._sizes[pointer] = size
+            self.held += size
+        return pointer
+
+
+def _free_handle(handle: int, _memory: _Memory) -> None:
+    """yajl_free; taking the allocator it calls back keeps that alive until then."""
+    assert _yajl is not None
+    _yajl.yajl_free(handle)
 
 
 class FastCheck:
@@ -85,12 +146,19 @@ class FastCheck:
 
     def __init__(self) -> None:
         assert _yajl is not None, "yajl could not be loaded; use the exact parser"
-        self._handle = _yajl.yajl_alloc(None, None, None)  # no callbacks: syntax only
-        weakref.finalize(self, _yajl.yajl_free, self._handle)
+        memory = _Memory()
+        self._memory = memory
+        self._handle = _yajl.yajl_alloc(None, ctypes.byref(memory.funcs), None)  # no callbacks
+        weakref.finalize(self, _free_handle, self._handle, memory)
+        self._parsing = True
         self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
+        """Check the next chunk: TooLarge, or Refused when the exact parser must decide."""
+        self.track(chunk)
+        if not self._parsing:
+            raise Refused
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
         if _suspect(window):
             raise Refused
@@ -100,8 +168,14 @@ class FastCheck:
                 self._utf8.decode(chunk)
             except UnicodeDecodeError:
                 raise Refused from None
-        if _yajl.yajl_parse(self._handle, chunk, len(chunk)) != _YAJL_OK:
-            raise Refused
+
+    def track(self, chunk: bytes) -> None:
+        """Parse ``chunk`` for the memory it takes, also once the exact parser decides: ijson
+        runs the same yajl, so it holds what this one holds. Raises TooLarge."""
+        if self._parsing:
+            self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
+            if self._memory.held > MAX_PARSER_MEMORY:
+                raise TooLarge
 
     def close(self) -> None:
         """The document must be complete: one whole value, and no cut-off character."""
@@ -109,7 +183,7 @@ class FastCheck:
             self._utf8.decode(b"", True)
         except UnicodeDecodeError:
             raise Refused from None
-        if _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
+        if not self._parsing or _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
             raise Refused
 
 

@@ -37,6 +37,11 @@ _PARSER_ERRORS = (
     ValueError,
     SystemError,
 )
+# What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
+_TOO_LARGE = (
+    "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
+    " nesting under 16 million levels"
+)
 DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
 # must leave room for the rest.
@@ -93,6 +98,8 @@ def receive(
     copy = not stream.seekable()
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) if copy else stream  # noqa: SIM115 (returned)
     parser = _first_parser()
+    # The fast check goes on parsing after ijson takes over, to bound the memory both need.
+    guard = parser if isinstance(parser, json_syntax.FastCheck) else None
     size = 0
     try:
         while chunk := stream.read(CHUNK_SIZE):
@@ -104,11 +111,15 @@ def receive(
             if _FORM_FEED in chunk:
                 raise _locate_error(spool, size - len(chunk))
             try:
+                if guard is not None and guard is not parser:
+                    guard.track(chunk)
                 parser.feed(chunk)
             except _PARSER_ERRORS:
                 if parser.exact:
                     raise _locate_error(spool, size - len(chunk)) from None
                 parser = _successor_after(parser, spool, size)
+            except json_syntax.TooLarge:
+                raise _invalid_at(spool, size, _TOO_LARGE) from None
             if forward is not None:
                 forward(chunk)
         if size == 0:

@@ -76,6 +76,28 @@ def test_deep_valid_documents_upload_and_export_in_bounded_memory(server, baseli
         assert growth < GROWTH_LIMIT_KIB, name
 
 
+HUGE = 64 * 1024**2
+ONE_HUGE_VALUE = {
+    "a 64 MiB string": b'["' + b"x" * HUGE + b'"]',
+    "64 MiB of [": b"[" * HUGE,
+    "an escaped emoji, then a 64 MiB string": b'["\\ud83d\\ude00", "' + b"x" * HUGE + b'"]',
+}
+
+
+def test_one_huge_value_is_refused_before_the_parser_holds_it(server, baseline_kib):
+    """yajl keeps a token that spans chunks whole, and a byte per level of nesting: without a
+    bound, one 64 MiB string costs the parser 128 MiB and more, whichever parser decides."""
+    for name, body in ONE_HUGE_VALUE.items():
+        response = upload_json(server.url, body)
+        assert response.status_code == 400, (name, response.text[:300])
+        assert "larger than this service reads" in response.json()["message"]
+        growth = total_peak_kib(server) - baseline_kib
+        print(f"after {name!r}: workers' peak grew {growth:,} KiB")
+        assert growth < GROWTH_LIMIT_KIB, name
+    just_under = b'{"blob": "' + b"x" * (7 * 1024**2) + b'"}'
+    assert upload_json(server.url, just_under).status_code == 201
+
+
 def cells(content: bytes) -> list[tuple]:
     workbook = load_workbook(io.BytesIO(content), read_only=True)
     try:

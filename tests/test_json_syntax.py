@@ -128,3 +128,29 @@ def test_mutated_documents_are_stored_exactly_when_readable():
             else:
                 del body[at : at + rng.randint(1, 4)]
         assert stored(bytes(body)) == acceptable(bytes(body)), bytes(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "fits"),
+    [
+        (b'["' + b"x" * (7 * 1024**2) + b'"]', True),
+        (b'["' + b"x" * (9 * 1024**2) + b'"]', False),
+        (b"[" + b"7" * (9 * 1024**2) + b"]", False),  # a number is one token too
+        (b"[" * (15 * 1024**2) + b"]" * (15 * 1024**2), True),
+        (b"[" * (17 * 1024**2), False),
+    ],
+    ids=["7 MiB string", "9 MiB string", "9 MiB number", "15 million levels", "17 million levels"],
+)
+def test_the_parser_memory_one_value_takes_is_bounded(body, fits):
+    check = json_syntax.FastCheck()
+    try:
+        for start in range(0, len(body), upload.CHUNK_SIZE):
+            try:
+                check.feed(body[start : start + upload.CHUNK_SIZE])
+            except json_syntax.Refused:  # the long number: the exact parser would decide, and
+                check.track(body[start + upload.CHUNK_SIZE :])  # the check goes on counting
+                break
+    except json_syntax.TooLarge:
+        assert not fits
+    else:
+        assert fits
