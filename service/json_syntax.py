@@ -4,10 +4,10 @@ ijson's C backend makes a Python object for every token, which held uploads to a
 60 MB/s; yajl on its own, told nothing about the tokens, checks ten times as fast and
 releases the GIL while it does, so the relay to S3 runs meanwhile.
 
-It is a fast path, not a judge. It accepts only documents the exact parser (ijson, the same
-yajl, reading numbers as Decimal and int, strings as UTF-8, exactly as the export will) also
-accepts, and raises ``Refused`` on everything else, including a few valid documents it cannot
-vouch for cheaply; the caller then lets the exact parser decide. What yajl alone does not see:
+It is a fast path, not a judge. It accepts only documents the export's parser reads (ijson on
+the same yajl, numbers as Decimal and int, strings as UTF-8), and raises ``Refused`` on
+everything else, including a few valid documents it cannot vouch for cheaply; the caller then
+lets ijson decide, as the export would. What yajl alone does not see:
 
 - invalid UTF-8 that yajl's lexer lets through (overlong forms, surrogates, code points past
   U+10FFFF): checked with Python's strict decoder, on the chunks that are not plain ASCII;
