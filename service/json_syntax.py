@@ -29,6 +29,7 @@ import re
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import ijson
 
@@ -47,6 +48,11 @@ _BEFORE_A_NUMBER = frozenset(b" \t\r\n[,:")
 
 class Refused(Exception):
     """The fast check does not vouch for the bytes so far: the exact parser must decide."""
+
+
+class Invalid(Refused):
+    """yajl itself refused the bytes, so ijson, on the same yajl, refuses them at the same byte:
+    ``locate`` finds it without ijson's slower replay."""
 
 
 def _yajl_candidates() -> Iterator[str]:
@@ -73,6 +79,9 @@ def _load_yajl() -> ctypes.CDLL | None:
         library.yajl_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         library.yajl_complete_parse.argtypes = [ctypes.c_void_p]
         library.yajl_free.argtypes = [ctypes.c_void_p]
+        library.yajl_get_error.restype = ctypes.c_void_p
+        library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+        library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         return library
     return None
 
@@ -158,7 +167,7 @@ class FastCheck:
         """Check the next chunk: TooLarge, or Refused when the exact parser must decide."""
         self.track(chunk)
         if not self._parsing:
-            raise Refused
+            raise Invalid
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
         if _suspect(window):
             raise Refused
@@ -184,7 +193,34 @@ class FastCheck:
         except UnicodeDecodeError:
             raise Refused from None
         if not self._parsing or _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
-            raise Refused
+            raise Invalid
+
+    def error(self) -> str:
+        """yajl's reason for refusing, one line: "parse error: premature EOF"."""
+        message = _yajl.yajl_get_error(self._handle, 0, None, 0)
+        try:
+            text = ctypes.string_at(message).decode("utf-8", "replace")
+        finally:
+            _yajl.yajl_free_error(self._handle, message)
+        return text.strip().splitlines()[0].rstrip(".")
+
+
+def locate(source: IO[bytes], chunk_start: int, chunk_size: int) -> tuple[int, str]:
+    """Where and why yajl refuses the chunk at ``chunk_start`` of ``source``, the bytes before it
+    having passed: they are parsed again here, then the chunk a byte at a time. Returns the
+    offset of the byte yajl stopped at and its reason."""
+    check = FastCheck()
+    source.seek(0)
+    position = 0
+    while position < chunk_start:
+        block = source.read(min(chunk_size, chunk_start - position))
+        check.track(block)
+        position += len(block)
+    for index, byte in enumerate(source.read(chunk_size)):
+        check.track(bytes((byte,)))
+        if not check._parsing:
+            return chunk_start + index, check.error()
+    return chunk_start + chunk_size, "unexpected data"
 
 
 def _suspect(window: bytes) -> bool:

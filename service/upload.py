@@ -114,6 +114,9 @@ def receive(
                 if guard is not None and guard is not parser:
                     guard.track(chunk)
                 parser.feed(chunk)
+            except json_syntax.Invalid:
+                offset, reason = json_syntax.locate(spool, size - len(chunk), CHUNK_SIZE)
+                raise _invalid_at(spool, offset, reason) from None
             except _PARSER_ERRORS:
                 if parser.exact:
                     raise _locate_error(spool, size - len(chunk)) from None
@@ -137,6 +140,9 @@ def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
     """End the document: what was fed must be one whole JSON value."""
     try:
         parser.close()
+    except json_syntax.Invalid:
+        assert isinstance(parser, json_syntax.FastCheck)
+        raise _invalid_at(spool, size, parser.error()) from None
     except _PARSER_ERRORS as error:
         if parser.exact:
             raise _invalid_at(spool, size, _reason(error)) from None
