@@ -154,3 +154,27 @@ def test_the_parser_memory_one_value_takes_is_bounded(body, fits):
         assert not fits
     else:
         assert fits
+
+
+def verdict(body: bytes) -> str:
+    try:
+        upload.receive(io.BytesIO(body), 10**9)
+    except InvalidJSON as error:
+        return error.message
+    return "stored"
+
+
+def test_errors_read_the_same_with_or_without_the_fast_check(monkeypatch):
+    """Where and why a document broke does not depend on which parser found it."""
+    filler = json.dumps([{"n": n, "s": "x" * 40} for n in range(6000)], indent=1)[: upload.CHUNK_SIZE - 3]
+    bodies = [path.read_bytes() for path in SUITE if path.name.startswith("n_")]
+    bodies += [f"{filler}{cut}".encode() for cut in ("]", ",]", "x", "tru", '"\\q"', "-", "[")]
+    rng = random.Random(20261127)
+    for _ in range(1500):
+        body = bytearray(b'{"a": [1, 2.5e3, "t\\u00e9"], "b": null, "c": true}')
+        at = rng.randrange(len(body) + 1)
+        body[at:at] = rng.choice([b",", b"]", b"}", b"x", b'"', b"\\", b":", b"-", b"\xff", b"\n"])
+        bodies.append(bytes(body))
+    with_fast_check = [verdict(body) for body in bodies]
+    monkeypatch.setattr(json_syntax, "AVAILABLE", False)
+    assert with_fast_check == [verdict(body) for body in bodies]
