@@ -29,7 +29,6 @@ import re
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import ijson
 
@@ -52,7 +51,7 @@ class Refused(Exception):
 
 class Invalid(Refused):
     """yajl itself refused the bytes, so ijson, on the same yajl, refuses them at the same byte:
-    ``locate`` finds it without ijson's slower replay."""
+    a ``SyntaxCheck`` finds it without ijson's slower replay."""
 
 
 def _yajl_candidates() -> Iterator[str]:
@@ -148,8 +147,9 @@ def _free_handle(handle: int, _memory: _Memory) -> None:
     _yajl.yajl_free(handle)
 
 
-class FastCheck:
-    """Push parser for one document: ``feed`` each chunk, then ``close``. Needs ``AVAILABLE``."""
+class SyntaxCheck:
+    """yajl with no callbacks, for one document: syntax, and the memory a value takes. ``feed``
+    each chunk, then ``close``; both raise Invalid with yajl's words. Needs ``AVAILABLE``."""
 
     exact = False
 
@@ -160,14 +160,44 @@ class FastCheck:
         self._handle = _yajl.yajl_alloc(None, ctypes.byref(memory.funcs), None)  # no callbacks
         weakref.finalize(self, _free_handle, self._handle, memory)
         self._parsing = True
+
+    def feed(self, chunk: bytes) -> None:
+        self.track(chunk)
+        if not self._parsing:
+            raise Invalid(self._error())
+
+    def track(self, chunk: bytes) -> None:
+        """Parse ``chunk`` for the memory it takes, also once the exact parser decides: ijson
+        runs the same yajl, so it holds what this one holds. Raises TooLarge, never Invalid."""
+        if self._parsing:
+            self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
+            if self._memory.held > MAX_PARSER_MEMORY:
+                raise TooLarge
+
+    def close(self) -> None:
+        """The document must be one whole value."""
+        if not self._parsing or _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
+            raise Invalid(self._error())
+
+    def _error(self) -> str:
+        """yajl's reason for refusing: "parse error: premature EOF" and a pointer below it."""
+        message = _yajl.yajl_get_error(self._handle, 0, None, 0)
+        try:
+            return ctypes.string_at(message).decode("utf-8", "replace")
+        finally:
+            _yajl.yajl_free_error(self._handle, message)
+
+
+class FastCheck(SyntaxCheck):
+    """The syntax check, vouching as well: Refused when the exact parser must decide."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
-        """Check the next chunk: TooLarge, or Refused when the exact parser must decide."""
-        self.track(chunk)
-        if not self._parsing:
-            raise Invalid
+        super().feed(chunk)
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
         if _suspect(window):
             raise Refused
@@ -178,49 +208,13 @@ class FastCheck:
             except UnicodeDecodeError:
                 raise Refused from None
 
-    def track(self, chunk: bytes) -> None:
-        """Parse ``chunk`` for the memory it takes, also once the exact parser decides: ijson
-        runs the same yajl, so it holds what this one holds. Raises TooLarge."""
-        if self._parsing:
-            self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
-            if self._memory.held > MAX_PARSER_MEMORY:
-                raise TooLarge
-
     def close(self) -> None:
-        """The document must be complete: one whole value, and no cut-off character."""
+        """One whole value, and no cut-off character."""
         try:
             self._utf8.decode(b"", True)
         except UnicodeDecodeError:
             raise Refused from None
-        if not self._parsing or _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
-            raise Invalid
-
-    def error(self) -> str:
-        """yajl's reason for refusing, one line: "parse error: premature EOF"."""
-        message = _yajl.yajl_get_error(self._handle, 0, None, 0)
-        try:
-            text = ctypes.string_at(message).decode("utf-8", "replace")
-        finally:
-            _yajl.yajl_free_error(self._handle, message)
-        return text.strip().splitlines()[0].rstrip(".")
-
-
-def locate(source: IO[bytes], chunk_start: int, chunk_size: int) -> tuple[int, str]:
-    """Where and why yajl refuses the chunk at ``chunk_start`` of ``source``, the bytes before it
-    having passed: they are parsed again here, then the chunk a byte at a time. Returns the
-    offset of the byte yajl stopped at and its reason."""
-    check = FastCheck()
-    source.seek(0)
-    position = 0
-    while position < chunk_start:
-        block = source.read(min(chunk_size, chunk_start - position))
-        check.track(block)
-        position += len(block)
-    for index, byte in enumerate(source.read(chunk_size)):
-        check.track(bytes((byte,)))
-        if not check._parsing:
-            return chunk_start + index, check.error()
-    return chunk_start + chunk_size, "unexpected data"
+        super().close()
 
 
 def _suspect(window: bytes) -> bool:
