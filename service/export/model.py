@@ -1,0 +1,90 @@
+"""The table model: what a JSON document becomes before any file format is chosen.
+
+The survey pass (``tables.survey``) reads a document once and returns a ``TableModel``: the tables
+the export makes (the main one first, then child tables in first-seen order), each with its parent,
+row count and columns. The row pass (``tables.rows``) reads it again and yields, in document order,
+``(table index, values)`` with one value per column. Writers (``xlsx``, ``csvfile``) turn that stream
+into a file; the tables API shows the model and the first rows. The model is small and plain, so it
+is cached in the bucket as JSON beside the exports made from it.
+
+A value in a row is one of:
+
+- ``None``: null or absent, an empty cell;
+- ``bool``;
+- ``int``: any integer, exact (a writer decides whether its format holds it as a number);
+- ``float``: a number read as a double;
+- ``Decimal``: a number kept exactly (writers show its digits as they were);
+- ``str``: text as it was in the JSON (writers clean and escape it for their format);
+- ``Date``: a string that is an ISO 8601 date or UTC date-time, with its Excel serial number.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+MAIN_TABLE = "data"
+FORMATS = ("json", "jsonl")
+
+
+@dataclass(frozen=True, slots=True)
+class Date:
+    """A date or date-time cell: ``text`` as in the JSON, ``serial`` Excel's day number (1900 system),
+    ``style`` one of ``"date"``, ``"datetime"``, ``"datetime_ms"``."""
+
+    text: str
+    serial: float
+    style: str
+
+
+Value = None | bool | int | float | Decimal | str | Date
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header and the width (in characters) its sampled values suggest."""
+
+    name: str
+    width: float
+    wrap: bool = False  # some sampled value has a line break: show the column wrapped
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: ``name`` is unique (case-insensitively) and a legal Excel sheet name."""
+
+    name: str
+    parent: str | None
+    rows: int
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class TableModel:
+    """The tables of one document read with one ``root`` (a JSON Pointer, "" for the whole document)."""
+
+    tables: tuple[Table, ...]
+    format: str = "json"
+    root: str = ""
+    # Whatever else the row pass needs to read the document as the survey did (parser options,
+    # which paths are child tables): the survey's own business, kept so the model is self-contained.
+    reading: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table:
+        """The table called ``name`` (KeyError if there is none)."""
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "TableModel":
+        raw = json.loads(data)
+        tables = tuple(
+            Table(t["name"], t["parent"], t["rows"], tuple(Column(**c) for c in t["columns"]))
+            for t in raw["tables"]
+        )
+        return cls(tables, raw["format"], raw["root"], raw["reading"])
