@@ -19,12 +19,17 @@ A value in a row is one of:
 """
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
 MAIN_TABLE = "data"
 FORMATS = ("json", "jsonl")
+MAX_SHEET_NAME = 31
+_NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_RESERVED_SHEET_NAMES = {"history"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +93,21 @@ class TableModel:
             for t in raw["tables"]
         )
         return cls(tables, raw["format"], raw["root"], raw["reading"])
+
+
+def unique_sheet_name(name: str, taken: set[str]) -> str:
+    """A legal sheet name, unique without regard to case, that is not yet in ``taken`` (which it joins).
+
+    Excel forbids ``[]:*?/\\``, a leading or trailing apostrophe, empty names, "History", and more than
+    31 characters; a name that collides after cutting gets `` (2)``, `` (3)`` ... within the limit.
+    Table names and the rollover sheets of a table (``data (2)``) are all made by this one function.
+    """
+    name = _NOT_XML.sub("\ufffd", _NOT_IN_SHEET_NAME.sub("_", name)).strip("'") or "sheet"
+    candidate = name[:MAX_SHEET_NAME].rstrip("'")
+    number = 1
+    while candidate.casefold() in taken or candidate.casefold() in _RESERVED_SHEET_NAMES:
+        number += 1
+        suffix = f" ({number})"
+        candidate = name[: MAX_SHEET_NAME - len(suffix)].rstrip("'") + suffix
+    taken.add(candidate.casefold())
+    return candidate
