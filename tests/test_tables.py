@@ -10,6 +10,7 @@ import pytest
 from service.errors import BadRequest, NotTabular
 from service.export.model import Date, TableModel
 from service.export.tables import MAX_CHILD_TABLES, MAX_COLUMNS, MAX_FIELDS, rows, survey
+from tests import realworld
 
 DATA = Path(__file__).parent / "data"
 Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
@@ -638,3 +639,98 @@ def test_a_root_for_json_lines_is_a_bad_request() -> None:
     with pytest.raises(BadRequest, match="JSON Lines"):
         model_of(lines({"a": 1}), format="jsonl", root="/a")
     assert tables_of(lines({"a": 1}), format="jsonl", root="")["data"] == [["a"], [1]]
+
+
+# The real-world shapes (tests/realworld.py) ------------------------------------------------------
+
+
+def test_github_issues_give_analyst_ready_columns_and_joinable_labels() -> None:
+    issues = json.loads(realworld.GITHUB_ISSUES.read_bytes())
+
+    found = tables_of(realworld.GITHUB_ISSUES.read_bytes())
+    header = found["data"][0]
+    assert header[0] == "data row"
+    assert "assignee" not in header and "milestone" not in header
+    # assignee was first met (as null) between locked and assignees (a child table) and milestone
+    at = header.index("locked") + 1
+    assert header[at : at + 2] == ["assignee.login", "assignee.id"]
+    assert header.index("milestone.title") < header.index("comments")
+    assert len(found["data"]) - 1 == len(issues)
+    assert len(found["labels"]) - 1 == sum(len(issue["labels"]) for issue in issues)
+    assert found["labels"][0][0] == "data row"
+    name = found["labels"][0].index("name")
+    assert [(row[0], row[name]) for row in found["labels"][1:]] == [
+        (number, label["name"]) for number, issue in enumerate(issues, 1) for label in issue["labels"]
+    ]
+    created = header.index("created_at")
+    assert all(isinstance(row[created], Date) for row in found["data"][1:])
+    wrapped = {
+        column.name
+        for column in model_of(realworld.GITHUB_ISSUES.read_bytes()).tables[0].columns
+        if column.wrap
+    }
+    assert "body" in wrapped
+
+
+def test_geojson_features_through_root() -> None:
+    found = tables_of(realworld.GEOJSON.read_bytes(), root="/features")["data"]
+
+    header, *features = found
+    assert header == [
+        "type",
+        "id",
+        "geometry.type",
+        "geometry.coordinates",
+        "properties.name",
+        "properties.elevation_m",
+        "properties.opened",
+        "properties.operator.name",
+        "properties.operator.country",
+        "properties.sensors",
+    ]
+    assert len(features) == 5
+    assert features[2][3] == "[[[4.3,52.0],[4.4,52.0],[4.4,52.1],[4.3,52.1],[4.3,52.0]]]"
+    assert [feature[6] for feature in features] == [
+        "1891-01-01",
+        Date("1900-03-01", 61.0, "date"),
+        "2023-02-29",
+        "1875-06-01T00:00:00+09:00",
+        None,
+    ]
+    assert features[4][2:4] == [None, None]
+
+
+def test_a_map_of_records_from_vega_datasets() -> None:
+    datasets = json.loads(realworld.MAP_OF_RECORDS.read_bytes())
+
+    found = tables_of(realworld.MAP_OF_RECORDS.read_bytes())
+    header, *records = found["data"]
+    assert header[:3] == ["key", "filename", "format"]
+    assert [record[0] for record in records] == list(datasets)
+    assert set(header[1:]) == {field for record in datasets.values() for field in record}
+
+
+def test_a_map_of_records_as_notepad_saves_it_gives_the_same_tables() -> None:
+    assert tables_of(realworld.windows_file()) == tables_of(realworld.MAP_OF_RECORDS.read_bytes())
+
+
+def test_mongoexport_json_lines_with_extended_json() -> None:
+    found = tables_of(realworld.MONGOEXPORT.read_bytes(), format="jsonl")
+
+    header = found["data"][0]
+    assert header[:2] == ["data row", "_id.$oid"]
+    assert header.index("placed.$date") + 1 == header.index("placed.$date.$numberLong")
+    assert len(found["data"]) - 1 == len(realworld.MONGOEXPORT.read_bytes().splitlines())
+    assert found["items"][0] == ["data row", "sku", "qty", "price", "gift"]
+
+
+def test_a_log_pipelines_json_lines_with_crlf_and_a_blank_line() -> None:
+    header, *entries = tables_of(realworld.JSON_LINES_LOG.read_bytes(), format="jsonl")["data"]
+
+    assert header[:3] == ["ts", "level", "msg"]
+    assert len(entries) == 3
+    assert [type(entry[0]) for entry in entries] == [Date, Date, str]  # the last one is at +02:00
+    assert {
+        c.name: c.wrap
+        for c in model_of(realworld.JSON_LINES_LOG.read_bytes(), format="jsonl").tables[0].columns
+    }["msg"]
