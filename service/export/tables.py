@@ -502,24 +502,25 @@ class _Survey:
     def object(self, table: _Table, node: dict[str, _Path], prefix: str, depth: int, sample: bool) -> bool:
         """Register the members of an object whose ``start_map`` was just read; False if it is empty."""
         events = self.events
+        following = events.__next__
         empty = True
         for event, key in events:
             if event == "end_map":
                 break
             empty = False
             path = node.get(key) or _new_path(node, prefix, key)
-            event, value = next(events)
-            if event == "start_map" or event == "start_array":
-                self.container(table, path, event, depth + 1, sample)
+            event, value = following()
+            if event == "string" or event == "number" or event == "boolean":
+                if not path.has_cell:
+                    table.mark_cell(path)
+                if sample:
+                    path.sample(event, value)
             elif event == "null":
                 if not path.has_null:
                     path.has_null = True
                     table.list_path(path)
             else:
-                if not path.has_cell:
-                    table.mark_cell(path)
-                if sample:
-                    path.sample(event, value)
+                self.container(table, path, event, depth + 1, sample)
         return not empty
 
     def container(self, table: _Table, path: _Path, event: str, depth: int, sample: bool) -> None:
@@ -683,6 +684,8 @@ def _row_pass(
     starts inside a record pushes the state it interrupts; its end pops it.
     """
     to_date = dates.to_date
+    shortest_date = _SHORTEST_DATE
+    following = events.__next__
     main = tables[0]
     stack: list[tuple[Any, ...]] = []
     push, pop = stack.append, stack.pop
@@ -699,10 +702,10 @@ def _row_pass(
             if event == "map_key":
                 empty = False
                 member = node[value]
-                event, value = next(events)
+                event, value = following()
                 if event == "string":
                     # The first test of to_date, inline: most strings are not dates, and a call costs.
-                    if len(value) < _SHORTEST_DATE or value[4] != "-":
+                    if len(value) < shortest_date or value[4] != "-":
                         row[member.column] = value
                     else:
                         row[member.column] = to_date(value) or value
