@@ -96,9 +96,9 @@ def survey(
             return _survey(open_document, format, root, tokens, max_depth, use_float=True)
         except ijson.JSONError:
             return _survey(open_document, format, root, tokens, max_depth, use_float=False)
-    except (ijson.JSONError, ValueError) as error:
-        # The API validates uploads, so this is a stored object gone bad, or an integer of more than
-        # 4,300 digits, which Python refuses to convert.
+    except ijson.JSONError as error:
+        # The API validates uploads, so this is a stored object gone bad. Only the parser's own error
+        # is the data's fault: anything else is a bug here and must not be blamed on the data.
         raise NotTabular(f"The stored document cannot be read as JSON: {error}") from None
 
 
