@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test lint format bench chromium libreoffice clean
 
 run: $(INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
 	$(BIN)/python -m deploy.run_local
 
-test: $(INSTALLED) chromium lint  ## install what the tests need and run every test
+test: $(INSTALLED) chromium libreoffice lint  ## install what the tests need and run every test
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
@@ -37,6 +37,12 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The xlsx tests read every workbook back with LibreOffice headless too (Debian's Calc without a GUI).
+libreoffice:
+	@command -v soffice >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -59,8 +59,9 @@ _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _CONTENT_TYPE = "application/vnd.openxmlformats-officedocument"
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_EXCEL_ESCAPE = re.compile("(_x[0-9A-Fa-f]{4}_)")
-"""Excel reads ``_xHHHH_`` in cell text as the character U+HHHH; ``_x005F`` escapes the underscore."""
+_EXCEL_ESCAPE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
+"""Excel reads ``_xHHHH_`` in cell text as the character U+HHHH, so the underscore that starts one is
+written ``_x005F_``. Every such underscore, overlapping ones too: in ``_x005F_x0041_`` both are."""
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
@@ -135,7 +136,8 @@ def _plan(model: TableModel, max_rows: int) -> list[_Sheet]:
     for table in model.tables:
         count = max(1, math.ceil(table.rows / max_rows))
         for index in range(count):
-            name = table.name if index == 0 else unique_sheet_name(f"{table.name} ({index + 1})", taken)
+            # The next free "<name> (n)": data (2), data (3) ..., stepping over any table called so.
+            name = table.name if index == 0 else unique_sheet_name(table.name, taken)
             rows = min(max_rows, table.rows - index * max_rows)
             sheets.append(_Sheet(len(sheets) + 1, name, table, max(rows, 0)))
     return sheets
@@ -287,7 +289,7 @@ def _text(text: str) -> str:
     if _NOT_XML.search(text) is not None:
         text = _NOT_XML.sub("\ufffd", text)
     if "_x" in text:
-        text = _EXCEL_ESCAPE.sub(r"_x005F\1", text)
+        text = _EXCEL_ESCAPE.sub("_x005F_", text)
     return text.translate(_XML_ESCAPES)
 
 
