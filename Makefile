@@ -32,17 +32,18 @@ $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt client/pyproje
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Debian packages the tests drive, installed when their command is missing: $(call debian,COMMAND,PACKAGE)
+debian = command -v $(1) >/dev/null || { \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null; }
+
 # The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 chromium:
-	@command -v chromium >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(call debian,chromium,chromium)
 
-# The xlsx tests read every workbook back with LibreOffice headless too (Debian's Calc without a GUI).
+# The xlsx tests read every workbook back with LibreOffice headless too (Calc without a GUI).
 libreoffice:
-	@command -v soffice >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
+	@$(call debian,soffice,libreoffice-calc-nogui)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
