@@ -5,7 +5,9 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, storage
+from . import api, config, json_syntax, storage
+
+log = logging.getLogger(__name__)
 
 # Room for the multipart envelope around the largest allowed file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -30,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Werkzeug refuses larger bodies with 413 before reading them.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info("uploads are checked by %s", json_syntax.VALIDATOR)
 
     storage.init_app(app)
     api.init_app(app)

@@ -4,6 +4,7 @@ import io
 import json
 from pathlib import Path
 
+import ijson
 import pytest
 
 from service import upload
@@ -163,3 +164,21 @@ def test_an_error_after_a_number_only_the_fast_parser_reads_is_located():
     with pytest.raises(InvalidJSON, match="form feed") as raised:
         receive(body.encode())
     assert f"(byte {body.index(chr(12))})" in raised.value.message
+
+
+def test_only_the_parsers_refusals_blame_the_upload():
+    """A ValueError or SystemError of our own is a bug (a 500), not a 400 blaming the upload."""
+    digits = "7" * 5000
+    for exact in (False, True):
+        with pytest.raises(Exception) as raised:
+            for _event in ijson.basic_parse(io.BytesIO(f"[{digits}]".encode()), use_float=not exact):
+                pass
+        assert upload.refused_by_parser(raised.value), raised.value
+    with pytest.raises(ijson.JSONError) as syntax:
+        list(ijson.basic_parse(io.BytesIO(b"[1,]")))
+    assert upload.refused_by_parser(syntax.value)
+    assert not upload.refused_by_parser(ValueError("a bug of ours"))
+    assert not upload.refused_by_parser(SystemError("a bug of ours"))
+    bug = SystemError("error return without exception set")
+    bug.__cause__ = KeyError("x")
+    assert not upload.refused_by_parser(bug)
