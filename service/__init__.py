@@ -14,12 +14,13 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, or from ``test_config`` laid over it."""
+    """Build the app from the environment, or (as Flask's tutorial does) from ``test_config`` laid
+    over the defaults: a test's app never inherits the settings of the shell it runs in."""
     app = Flask(__name__)
     # /datasets and /datasets/<id> answer like their slashed forms instead of redirecting with an
     # HTML body: scripts and curl users rarely follow redirects on POST or DELETE.
     app.url_map.strict_slashes = False
-    app.config.from_mapping(config.from_environment())
+    app.config.from_mapping(config.from_environment() if test_config is None else config.from_environment({}))
     app.config.update(
         RESTX_MASK_SWAGGER=False,  # no X-Fields mask parameter in the docs
         RESTX_ERROR_404_HELP=False,  # no "did you mean" suggestions appended to 404 messages
