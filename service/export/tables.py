@@ -618,14 +618,16 @@ def _json_scalar(event: str, value: object) -> str:
 
 
 class _Node:
-    """A path as the row pass needs it: its column (-1: none), child table and children by key."""
+    """A path as the row pass needs it: its column (-1: none), child table and children by key, and
+    the children's columns by key (what a scalar member needs, one lookup instead of two)."""
 
-    __slots__ = ("children", "column", "table")
+    __slots__ = ("children", "column", "columns", "table")
 
     def __init__(self, column: int, table: "int | _RowTable | None", children: dict[str, "_Node"]) -> None:
         self.column = column
         self.table = table
         self.children = children
+        self.columns = _columns(children)
 
     @classmethod
     def load(cls, saved: list[Any]) -> "_Node":
@@ -645,7 +647,17 @@ class _Node:
 class _RowTable:
     """A table as the row pass needs it, with the count of its rows so far."""
 
-    __slots__ = ("count", "index", "key_column", "number_column", "parent_column", "paths", "value", "width")
+    __slots__ = (
+        "columns",
+        "count",
+        "index",
+        "key_column",
+        "number_column",
+        "parent_column",
+        "paths",
+        "value",
+        "width",
+    )
 
     def __init__(self, index: int, saved: dict[str, Any]) -> None:
         self.index = index
@@ -654,6 +666,7 @@ class _RowTable:
         self.key_column: int = saved["key_column"]
         self.number_column: int = saved["number_column"]
         self.paths = {key: _Node.load(path) for key, path in saved["paths"].items()}
+        self.columns = _columns(self.paths)
         self.value: int = saved["value"]
         self.count = 0
 
@@ -672,14 +685,18 @@ class _RowTable:
         return row
 
 
+def _columns(nodes: dict[str, _Node]) -> dict[str, int]:
+    return {key: node.column for key, node in nodes.items()}
+
+
 def _row_pass(
     events: Events, records: Iterator[Record], tables: list[_RowTable], max_depth: int
 ) -> Iterator[Row]:
     """Every record's row, with an explicit stack instead of recursion so that child rows can be
     yielded as they end, however many one record holds.
 
-    At the top of the inner loop an event is a key of the object being read (``node``; ``path`` is
-    where that object sits, None for a record itself), the end of that object, the end of a child
+    At the top of the inner loop an event is a key of the object being read (``node``, and
+    ``columns`` its members' columns; ``path`` is where that object sits, None for a record itself), the end of that object, the end of a child
     array, or the start of a record of the child table ``table`` whose array is being read. Whatever
     starts inside a record pushes the state it interrupts; its end pops it.
     """
@@ -697,32 +714,33 @@ def _row_pass(
             row[main.value] = _cell(events, event, value)
             yield 0, row
             continue
-        table, number, node, path, empty = main, main.count, main.paths, None, True
+        table, number, node, columns, path, empty = main, main.count, main.paths, main.columns, None, True
         for event, value in events:
             if event == "map_key":
                 empty = False
-                member = node[value]
+                name = value
                 event, value = following()
                 if event == "string":
                     # The first test of to_date, inline: most strings are not dates, and a call costs.
                     if len(value) < shortest_date or value[4] != "-":
-                        row[member.column] = value
+                        row[columns[name]] = value
                     else:
-                        row[member.column] = to_date(value) or value
+                        row[columns[name]] = to_date(value) or value
                 elif event == "number" or event == "boolean":
-                    row[member.column] = value
+                    row[columns[name]] = value
                 elif event == "null":
                     pass
                 elif depth >= max_depth:
-                    row[member.column] = _json_text(events, event)
+                    row[columns[name]] = _json_text(events, event)
                 elif event == "start_map":
-                    push((node, path, row, table, number, depth))
-                    node, path, depth, empty = member.children, member, depth + 1, True
-                elif member.table is None:
-                    row[member.column] = _json_text(events, event)
+                    push((node, columns, path, row, table, number, depth))
+                    path = node[name]
+                    node, columns, depth, empty = path.children, path.columns, depth + 1, True
+                elif node[name].table is None:
+                    row[columns[name]] = _json_text(events, event)
                 else:  # a child array: its records come next, numbered after this one
-                    push((node, path, row, table, number, depth))
-                    table, depth = member.table, depth + 2
+                    push((node, columns, path, row, table, number, depth))
+                    table, depth = node[name].table, depth + 2
             elif event == "end_map":
                 if path is None:  # a record ends
                     yield table.index, row
@@ -730,15 +748,15 @@ def _row_pass(
                         break
                 elif empty:
                     row[path.column] = "{}"
-                node, path, row, table, number, depth = pop()
+                node, columns, path, row, table, number, depth = pop()
                 empty = False
             elif event == "end_array":
-                node, path, row, table, number, depth = pop()
+                node, columns, path, row, table, number, depth = pop()
                 empty = False
             elif event == "start_map" and depth <= max_depth:
-                push((node, path, row, table, number, depth))
+                push((node, columns, path, row, table, number, depth))
                 row = table.new_row(number)
-                number, node, path, empty = table.count, table.paths, None, True
+                number, node, columns, path, empty = table.count, table.paths, table.columns, None, True
             else:  # a child record that is not an object
                 child = table.new_row(number)
                 child[table.value] = _cell(events, event, value)
