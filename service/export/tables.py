@@ -67,6 +67,10 @@ MAX_FIELDS = 50_000
 """Distinct paths in a whole document; bounds the survey's memory whatever the document's size."""
 MAX_DEPTH = 64
 """Containers nested deeper than this stay JSON text, so neither pass recurses without bound."""
+READ_SIZE = 16 * 1024
+"""Bytes the parser reads at a time. ijson's C backend makes the Python objects of every event in a
+read before yielding the first, so a smaller read keeps them in the CPU's cache: on the bench files
+16 KB parses about a quarter faster than ijson's default 64 KB, and 4-8 KB no faster again."""
 VALUE_COLUMN = "value"
 KEY_COLUMN = "key"
 _SHORTEST_DATE = len("2025-03-14")
@@ -169,7 +173,9 @@ def _tokens(format: str, root: str) -> list[str]:
 
 def _events(source: BinaryIO, format: str, tokens: list[str], *, use_float: bool) -> Events:
     """The parser's events of the value ``tokens`` names (or of each line of JSON Lines)."""
-    parsed = ijson.basic_parse(_AfterBOM(source), use_float=use_float, multiple_values=format == "jsonl")
+    parsed = ijson.basic_parse(
+        _AfterBOM(source), buf_size=READ_SIZE, use_float=use_float, multiple_values=format == "jsonl"
+    )
     return pointer.select(parsed, tokens)
 
 
