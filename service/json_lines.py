@@ -20,8 +20,11 @@ import re
 
 from . import json_syntax
 
-_LINE_BREAKS = re.compile(rb"\n[ \t\r\n]*")  # a literal first: re searches for it at C speed
+# Both begin with a literal, which re searches for at C speed.
+_LINE_BREAKS = re.compile(rb"\n[ \t\r\n]*")
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 _WHITESPACE = b" \t\r\n"
+_BLANK = b" \t\r"
 
 
 class FastLinesCheck:
@@ -57,8 +60,9 @@ class FastLinesCheck:
                 return b""
             prefix = b"," if self._started else b""
             self._started, self._owed = True, False
-        part = _LINE_BREAKS.sub(b",", chunk)
+        # Most chunks have no blank line: then every line break is one comma, at bytes.replace's speed.
+        part = _LINE_BREAKS.sub(b",", chunk) if _BLANK_LINE.search(chunk) else chunk.replace(b"\n", b",")
         if b"\n" in chunk[len(chunk.rstrip(_WHITESPACE)) :]:
             # The chunk ends in a line break, which may go on in the next chunk or end the last line.
-            part, self._owed = part[:-1], True
+            part, self._owed = part.rstrip(_BLANK)[:-1], True
         return prefix + part
