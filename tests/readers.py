@@ -169,8 +169,9 @@ def calamine_sheets(workbook: bytes) -> Sheets:
 
 def libreoffice_sheets(workbooks: dict[str, bytes], folder: Path) -> dict[str, dict[str, list[list[object]]]]:
     """Each workbook's sheets as LibreOffice shows them (CSV of the cells' shown text), from one run."""
+    stems = {name: f"book{number}" for number, name in enumerate(workbooks)}  # "<stem>-<sheet>.csv" apart
     for name, data in workbooks.items():
-        (folder / f"{name}.xlsx").write_bytes(data)
+        (folder / f"{stems[name]}.xlsx").write_bytes(data)
     out = folder / "csv"
     # Every sheet to its own file (the last option, -1), UTF-8 (76), values as shown (true).
     options = "44,34,76,1,,0,false,true,true,false,false,-1"
@@ -183,19 +184,19 @@ def libreoffice_sheets(workbooks: dict[str, bytes], folder: Path) -> dict[str, d
             f"csv:Text - txt - csv (StarCalc):{options}",
             "--outdir",
             str(out),
-            *(str(folder / f"{name}.xlsx") for name in workbooks),
+            *(str(folder / f"{stem}.xlsx") for stem in stems.values()),
         ],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=600,
     )
-    result: dict[str, dict[str, list[list[object]]]] = {name: {} for name in workbooks}
-    for path in out.glob("*.csv"):
-        for name in workbooks:
-            if path.name.startswith(f"{name}-"):
-                sheet = path.name[len(name) + 1 : -len(".csv")]
-                rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
-                result[name][sheet] = [[cell or None for cell in row] for row in rows]
+    result: dict[str, dict[str, list[list[object]]]] = {}
+    for name, stem in stems.items():
+        result[name] = {}
+        for path in out.glob(f"{stem}-*.csv"):
+            sheet = path.name[len(stem) + 1 : -len(".csv")]
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+            result[name][sheet] = [[cell or None for cell in row] for row in rows]
     return result
 
 
@@ -210,10 +211,14 @@ def trimmed(rows: list[list[object]]) -> list[list[object]]:
     return rows
 
 
+_LINE_BREAK = re.compile("\r\n|\n\r|\r")
+
+
 def as_libreoffice_keeps_lines(rows: list[list[object]]) -> list[list[object]]:
-    """The rows with CRLF line breaks as LF: LibreOffice keeps a cell's lines as paragraphs and writes
-    them back with LF (the other readers keep the CR, so the workbook does hold it)."""
-    return [[cell.replace("\r\n", "\n") if isinstance(cell, str) else cell for cell in row] for row in rows]
+    """The rows with every line break as LF: LibreOffice keeps a cell's lines as paragraphs, taking
+    CRLF, LFCR and CR each for one break, and writes them back with LF (openpyxl and calamine show the
+    CR, so the workbook does hold it)."""
+    return [[_LINE_BREAK.sub("\n", cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
 
 
 def assert_shows(expected: list[list[object]], actual: list[list[object]], reader: str) -> None:
