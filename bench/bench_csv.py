@@ -12,10 +12,8 @@ asserted.
 import argparse
 import csv
 import io
-import time
-from collections.abc import Callable
 
-from bench.bench_compression import dataset
+from bench.bench_compression import best, dataset
 from service.export.csvfile import write_csv
 from service.export.model import Date, Value
 
@@ -30,15 +28,6 @@ def stdlib_text(value: Value) -> str:
     if isinstance(value, Date):
         return value.text
     return str(value)
-
-
-def cpu_seconds(repeat: int, run: Callable[[], bytes]) -> tuple[float, bytes]:
-    best, output = float("inf"), b""
-    for _ in range(repeat):
-        start = time.process_time()
-        output = run()
-        best = min(best, time.process_time() - start)
-    return best, output
 
 
 def main() -> None:
@@ -71,9 +60,9 @@ def main() -> None:
         writer.writerows(converted)
         return text.getvalue().encode()
 
-    our_seconds, our_bytes = cpu_seconds(args.repeat, ours)
-    writing_seconds, _ = cpu_seconds(args.repeat, stdlib_writing_only)
-    stdlib_seconds, stdlib_bytes = cpu_seconds(args.repeat, stdlib)
+    our_seconds, our_bytes = best(args.repeat, ours)
+    writing_seconds, _ = best(args.repeat, stdlib_writing_only)
+    stdlib_seconds, stdlib_bytes = best(args.repeat, stdlib)
     cells = args.records * len(table.columns)
     print(f"{args.records:,} records x {len(table.columns)} ({len(our_bytes) / 1e6:.1f} MB of CSV)")
     print(f"write_csv:                   {our_seconds:.3f} s ({our_seconds / cells * 1e9:.0f} ns a cell)")

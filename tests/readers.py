@@ -226,3 +226,20 @@ def assert_shows(expected: list[list[object]], actual: list[list[object]], reade
     assert len(actual) == len(expected), f"{reader}: {len(actual)} rows, expected {len(expected)}"
     for number, (want, got) in enumerate(zip(expected, actual, strict=True), 1):
         assert got == want, f"{reader}, row {number}: {got!r} != {want!r}"
+
+
+def assert_three_readers_show(
+    expected: list[list[list[object]]], workbook: bytes, by_libreoffice: dict
+) -> None:
+    """openpyxl, calamine and LibreOffice (``by_libreoffice``: ``libreoffice_sheets``' entry for this
+    workbook) all show the same sheets, each with the ``expected`` rows."""
+    by_openpyxl = openpyxl_sheets(workbook)
+    by_calamine = calamine_sheets(workbook)
+    names = [name for name, _ in by_openpyxl]
+    assert [name for name, _ in by_calamine] == names
+    assert sorted(by_libreoffice) == sorted(names)
+    assert len(names) == len(expected)
+    for (name, opened), (_, calamined), want in zip(by_openpyxl, by_calamine, expected, strict=True):
+        assert_shows(want, opened, f"openpyxl {name}")
+        assert_shows(want, calamined, f"calamine {name}")
+        assert_shows(as_libreoffice_keeps_lines(want), by_libreoffice[name], f"LibreOffice {name}")

@@ -19,8 +19,7 @@ from openpyxl import load_workbook
 from service.export.model import Column, Table, TableModel, Value
 from service.export.xlsx import MAX_TEXT, column_letter, write_xlsx
 from tests.readers import (
-    as_libreoffice_keeps_lines,
-    assert_shows,
+    assert_three_readers_show,
     calamine_sheets,
     excel_date,
     expected_sheets,
@@ -153,17 +152,7 @@ def test_three_readers_show_every_cell_as_it_was_given(
     case: str, workbooks: dict[str, bytes], libreoffice: dict
 ) -> None:
     model, rows, max_rows = CASES[case]()
-    expected = expected_sheets(model, rows, max_rows)
-    by_openpyxl = openpyxl_sheets(workbooks[case])
-    by_calamine = calamine_sheets(workbooks[case])
-    names = [name for name, _ in by_openpyxl]
-    assert [name for name, _ in by_calamine] == names
-    assert sorted(libreoffice[case]) == sorted(names)
-    assert len(names) == len(expected)
-    for (name, opened), (_, calamined), want in zip(by_openpyxl, by_calamine, expected, strict=True):
-        assert_shows(want, opened, f"openpyxl {name}")
-        assert_shows(want, calamined, f"calamine {name}")
-        assert_shows(as_libreoffice_keeps_lines(want), libreoffice[case][name], f"LibreOffice {name}")
+    assert_three_readers_show(expected_sheets(model, rows, max_rows), workbooks[case], libreoffice[case])
 
 
 def test_rollover_continues_each_table_on_numbered_sheets_with_the_header_repeated(

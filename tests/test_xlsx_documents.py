@@ -16,12 +16,9 @@ import pytest
 from service.export import tables
 from service.export.xlsx import MAX_ROWS, write_xlsx
 from tests.readers import (
-    as_libreoffice_keeps_lines,
-    assert_shows,
-    calamine_sheets,
+    assert_three_readers_show,
     expected_sheets,
     libreoffice_sheets,
-    openpyxl_sheets,
 )
 
 SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
@@ -96,13 +93,4 @@ def test_the_suite_is_all_there() -> None:
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_three_readers_show_the_rows_the_engine_made(name: str, exported: dict, libreoffice: dict) -> None:
     workbook, expected = exported[name]
-    by_openpyxl = openpyxl_sheets(workbook)
-    by_calamine = calamine_sheets(workbook)
-    names = [sheet for sheet, _ in by_openpyxl]
-    assert [sheet for sheet, _ in by_calamine] == names
-    assert sorted(libreoffice[name]) == sorted(names)
-    assert len(names) == len(expected)
-    for (sheet, opened), (_, calamined), want in zip(by_openpyxl, by_calamine, expected, strict=True):
-        assert_shows(want, opened, f"openpyxl {sheet}")
-        assert_shows(want, calamined, f"calamine {sheet}")
-        assert_shows(as_libreoffice_keeps_lines(want), libreoffice[name][sheet], f"LibreOffice {sheet}")
+    assert_three_readers_show(expected, workbook, libreoffice[name])
