@@ -41,7 +41,8 @@ class Shown:
     """A date as a reader should show it: the moment, and the text of its number format."""
 
     def __init__(self, value: Date) -> None:
-        self.moment = _EPOCH + timedelta(days=value.serial)
+        # To the millisecond, as spreadsheets show it: a day's float cannot hold 9999-12-31's .999 exactly.
+        self.moment = _EPOCH + timedelta(milliseconds=round(value.serial * 86_400_000))
         text = self.moment.strftime(_DATE_FORMATS[value.style])
         self.text = text[:-3] if value.style == "datetime_ms" else text
 

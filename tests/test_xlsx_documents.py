@@ -3,7 +3,8 @@ openpyxl, python-calamine and LibreOffice: each shows exactly the rows the engin
 
 The documents are every valid one of JSONTestSuite (``y_*.json``) and hostile ones: text that looks
 like formulas or Excel's escapes, characters XML cannot carry, keys that are empty or dotted or look
-like formulas, numbers past what a double or Excel holds, deep nesting, child tables and long text.
+like formulas, numbers past what a double or Excel holds, dates and near-dates, deep nesting, child
+tables and long text.
 LibreOffice converts all of them in one run.
 """
 
@@ -53,6 +54,21 @@ HOSTILE = {
     ),
     "map_of_records": json.dumps({"alice": {"age": 30}, "bob": {"age": 25, "city": "Leeds"}}),
     "long_text": json.dumps([{"long": "a" * 40_000, "emoji": "\U0001f600" * 20_000}]),
+    "dates": json.dumps(
+        [
+            {
+                "day": "2025-03-14",
+                "utc": "2025-03-14T15:09:26Z",
+                "ms": "2025-03-14 15:09:26.250",
+                "first": "1900-03-01",
+            },
+            {
+                "impossible": "2025-02-30",
+                "offset": "2025-03-14T15:09:26+01:00",
+                "last": "9999-12-31T23:59:59.999",
+            },
+        ]
+    ),
     "scalars": json.dumps([1, "two", None, True, [3, 4], {"five": 5}]),
 }
 DOCUMENTS = {path.stem: path.read_bytes() for path in Y_FILES} | {
