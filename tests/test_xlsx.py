@@ -268,8 +268,9 @@ def xlsxwriter_twin(model: TableModel, rows: Rows, names: list[str], max_rows: i
 
 
 def comparison_case() -> tuple[TableModel, Rows, int]:
-    """Cells of every kind, each format first used in the order xlsxwriter numbers them."""
-    columns = ["note", "day", "moment", "exact", "count", "ratio", "flag", "plain", "data row"]
+    """Cells of every kind, each format first used in the order xlsxwriter numbers them, a column
+    without a name and an empty text (both empty text cells, as xlsxwriter writes them)."""
+    columns = ["note", "day", "moment", "exact", "count", "ratio", "flag", "plain", "data row", ""]
     main = table("data", columns, 3, wrap=("note",))
     child = table("items", ["data row", "sku"], 2, parent="data")
     rows: Rows = [
@@ -285,11 +286,12 @@ def comparison_case() -> tuple[TableModel, Rows, int]:
                 True,
                 " spaced ",
                 1,
+                "",
             ],
         ),
         (1, [1, "a & b"]),
-        (0, ["_x0041_", None, None, None, -7, 1e300, False, "<tag>", 2]),
-        (0, ["x", None, None, None, None, None, None, "y", 3]),
+        (0, ["_x0041_", None, None, None, -7, 1e300, False, "<tag>", 2, "z"]),
+        (0, ["x", None, None, None, None, None, None, "y", 3, None]),
         (1, [3, "c"]),
     ]
     return TableModel((main, child)), rows, 2
