@@ -4,7 +4,9 @@
 that stops half-way or headers without a body speak HTTP/1.1 over a plain socket instead.
 """
 
+import codecs
 import contextlib
+import io
 import json
 import socket
 import time
@@ -13,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
+import ijson
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
+from service import json_syntax
 from tests.servers import ApiServer, s3_environment, start_api
 
 
@@ -134,3 +139,47 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+class Collected(io.BytesIO):
+    """What ``upload.receive`` writes its checked bytes to in a test: a file that also takes a format."""
+
+    format = ""
+
+
+def readable(body: bytes) -> bool:
+    """Whether the export reads ``body``: ijson with doubles or, failing that, exactly (Decimal and
+    unbounded int), the order it tries them in; after a UTF-8 byte-order mark, which the contract
+    has the export ignore."""
+    text = body.removeprefix(codecs.BOM_UTF8)
+    for use_float in (True, False):
+        try:
+            for _event in ijson.basic_parse(io.BytesIO(text), use_float=use_float):
+                pass
+        except Exception:  # whatever it raises, it does not read it
+            continue
+        return True
+    return False
+
+
+def bucket_client(s3: EmbeddedS3):
+    """A plain boto3 client on ``s3``, to look into the bucket behind the API's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def vouched(check, body: bytes, chunk_size: int) -> bool:
+    """Whether a fast ``check`` (json_syntax.FastCheck, json_lines.FastLinesCheck) fed ``body`` in
+    chunks of ``chunk_size`` vouches for it, rather than refusing."""
+    try:
+        for start in range(0, len(body), chunk_size):
+            check.feed(body[start : start + chunk_size])
+        check.close()
+    except json_syntax.Refused:
+        return False
+    return True
