@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.make_dataset import FIRST_NAMES, WORDS, write_dataset
 from service.export import dates, tables
+from service.export.csvfile import write_csv
 from service.export.model import Date, TableModel
 from service.export.xlsx import write_xlsx
 
@@ -116,8 +117,6 @@ def export_xlsx(source: Path, folder: Path) -> None:
 
 
 def export_csv(source: Path, folder: Path) -> None:
-    from service.export.csvfile import write_csv
-
     model = tables.survey(_opener(source))
     main = model.tables[0]
     found = tables.rows(_opener(source), model, exact=True, tables=[main.name])
@@ -192,10 +191,9 @@ def phases(source: Path, flat: bool) -> dict[str, Callable[[Path, Path], None]]:
         "rows (floats)": row_pass(model, exact=False),
         "rows (exact)": row_pass(model, exact=True),
         "export xlsx": export_xlsx,
+        "export csv": export_csv,
         "date detection": date_detection(date_strings(source, model)),
     }
-    if _installed("service.export.csvfile"):
-        found["export csv"] = export_csv
     if _installed("flatterer"):
         found["flatterer xlsx"] = flatterer_xlsx
         found["flatterer csv"] = flatterer_csv
