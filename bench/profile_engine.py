@@ -119,7 +119,7 @@ def export_xlsx(source: Path, folder: Path) -> None:
 def export_csv(source: Path, folder: Path) -> None:
     model = tables.survey(_opener(source))
     main = model.tables[0]
-    found = tables.rows(_opener(source), model, exact=True, tables=[main.name])
+    found = tables.rows(_opener(source), model, exact=True, detect_dates=False, tables=[main.name])
     with (folder / "ours.csv").open("wb") as sink:
         write_csv(main, (values for _, values in found), sink)
 

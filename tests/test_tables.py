@@ -590,6 +590,24 @@ def test_strings_that_are_iso_dates_become_dates_wherever_they_are() -> None:
     assert tables_of(document, exact=True) == found
 
 
+def test_without_date_detection_dates_stay_the_strings_they_were_and_nothing_else_changes() -> None:
+    document = {
+        "2024-02-29": {"at": "2025-03-14T15:09:26Z", "kids": [{"d": "2024-01-01"}, "1900-03-01"], "n": 1.5},
+        "later": {"at": "yesterday", "kids": [], "n": 2},
+    }
+    data = source(document)
+    model = survey(lambda: io.BytesIO(data))
+
+    def as_text(value: object) -> object:
+        return value.text if isinstance(value, Date) else value
+
+    detected = list(rows(lambda: io.BytesIO(data), model))
+    plain = list(rows(lambda: io.BytesIO(data), model, detect_dates=False))
+    assert sum(isinstance(value, Date) for _, values in detected for value in values) == 4
+    assert not any(isinstance(value, Date) for _, values in plain for value in values)
+    assert plain == [(index, [as_text(value) for value in values]) for index, values in detected]
+
+
 def test_a_column_is_wrapped_when_a_sampled_value_breaks_lines() -> None:
     document = [{"body": "one line", "log": "plain", "n": 1, "list": ["a\nb"]}] + [
         {"body": "first\nsecond", "log": "x\r\ny" if n > 300 else "x", "n": n} for n in range(400)

@@ -28,9 +28,9 @@ The rules (the contract's "From JSON to a spreadsheet"), each decided in one pla
   header, so the two join on it. A table's columns begin with its parent column, then ``key`` (on
   a map of records), then its own number column (``_Table.model``).
 - Values. Numbers, booleans and strings are given as read, null as None; a string that
-  ``dates.to_date`` accepts is a ``Date``. An empty object below the record is the text ``{}``, an
-  empty array ``[]``. Containers nested deeper than ``max_depth`` are kept as compact JSON text in
-  the cell of their path. Cutting text to a format's limit and escaping it is the writers' job.
+  ``dates.to_date`` accepts is a ``Date`` (unless the row pass is asked for text, as CSV is). An
+  empty object below the record is the text ``{}``, an empty array ``[]``. Containers nested deeper
+  than ``max_depth`` are kept as compact JSON text in the cell of their path. Cutting text to a format's limit and escaping it is the writers' job.
 - Column widths and wrapping come from the first ``WIDTH_SAMPLE_ROWS`` records of each table: a
   column wraps when a sampled value breaks lines.
 
@@ -46,6 +46,7 @@ findings the row pass needs (which key goes to which column or child table) trav
 ``TableModel.reading``, plain JSON, so a model cached in the bucket is enough to read the rows.
 """
 
+import sys
 from collections.abc import Callable, Collection, Iterator
 from decimal import Decimal
 from json import dumps
@@ -56,7 +57,7 @@ import ijson
 from service.errors import BadRequest, NotTabular
 
 from . import dates, pointer
-from .model import FORMATS, MAIN_TABLE, Column, Table, TableModel, Value, unique_sheet_name
+from .model import FORMATS, MAIN_TABLE, Column, Date, Table, TableModel, Value, unique_sheet_name
 
 MAX_COLUMNS = 16_384
 """Excel's columns per sheet; CSV tables keep the same limit so both formats give the same tables."""
@@ -111,6 +112,7 @@ def rows(
     model: TableModel,
     *,
     exact: bool = False,
+    detect_dates: bool = True,
     tables: Collection[str] | None = None,
     limit: int | None = None,
 ) -> Iterator[Row]:
@@ -118,8 +120,10 @@ def rows(
 
     Each table's rows come in document order; a record's row comes when the record ends, so after
     the rows of any child records it holds. ``exact`` reads numbers as ``int`` and ``Decimal``
-    (every digit kept) instead of doubles. ``tables`` names the only tables wanted, and ``limit``
-    stops the reading once each of them has that many rows.
+    (every digit kept) instead of doubles. ``detect_dates=False`` gives every string as ``str``,
+    dates too, for a format that writes dates as their text anyway (CSV): the date rule costs a few
+    microseconds per date. ``tables`` names the only tables wanted, and ``limit`` stops the reading
+    once each of them has that many rows.
     """
     reading = model.reading
     layout = [_RowTable(index, saved) for index, saved in enumerate(reading["tables"])]
@@ -129,7 +133,7 @@ def rows(
     with open_document() as source:
         events = _events(source, model.format, tokens, use_float=not exact and reading["use_float"])
         records = _records(next(events), events, reading["mode"])
-        produced = _row_pass(events, records, layout, reading["max_depth"])
+        produced = _row_pass(events, records, layout, reading["max_depth"], detect_dates)
         if tables is None and limit is None:
             yield from produced
         else:
@@ -696,7 +700,7 @@ def _columns(nodes: dict[str, _Node]) -> dict[str, int]:
 
 
 def _row_pass(
-    events: Events, records: Iterator[Record], tables: list[_RowTable], max_depth: int
+    events: Events, records: Iterator[Record], tables: list[_RowTable], max_depth: int, detect_dates: bool
 ) -> Iterator[Row]:
     """Every record's row, with an explicit stack instead of recursion so that child rows can be
     yielded as they end, however many one record holds.
@@ -706,8 +710,8 @@ def _row_pass(
     array, or the start of a record of the child table ``table`` whose array is being read. Whatever
     starts inside a record pushes the state it interrupts; its end pops it.
     """
-    to_date = dates.to_date
-    shortest_date = _SHORTEST_DATE
+    to_date = dates.to_date if detect_dates else _no_date
+    shortest_date = _SHORTEST_DATE if detect_dates else sys.maxsize  # the inline test says "text"
     following = events.__next__
     main = tables[0]
     stack: list[tuple[Any, ...]] = []
@@ -717,7 +721,7 @@ def _row_pass(
         if key is not None:
             row[main.key_column] = to_date(key) or key
         if event != "start_map" or depth > max_depth:
-            row[main.value] = _cell(events, event, value)
+            row[main.value] = _cell(events, event, value, to_date)
             yield 0, row
             continue
         table, number, node, columns, path, empty = main, main.count, main.paths, main.columns, None, True
@@ -765,14 +769,19 @@ def _row_pass(
                 number, node, columns, path, empty = table.count, table.paths, table.columns, None, True
             else:  # a child record that is not an object
                 child = table.new_row(number)
-                child[table.value] = _cell(events, event, value)
+                child[table.value] = _cell(events, event, value, to_date)
                 yield table.index, child
 
 
-def _cell(events: Events, event: str, value: Value) -> Value:
+def _cell(events: Events, event: str, value: Value, to_date: Callable[[str], Date | None]) -> Value:
     """The value of a record that is not an object, whose first event was just read."""
     if event == "start_map" or event == "start_array":
         return _json_text(events, event)
     if event == "string":
-        return dates.to_date(value) or value  # type: ignore[arg-type]
+        return to_date(value) or value  # type: ignore[arg-type]
     return value
+
+
+def _no_date(text: str) -> None:
+    """``to_date`` for rows without date detection: every string stays text."""
+    return None
