@@ -37,18 +37,12 @@ def test_operations_keep_one_order_in_every_process_upload_first() -> None:
     assert methods["/datasets/{dataset_id}/"] == ["get", "delete"]
 
 
-def test_downloads_are_files_and_their_errors_are_shown_as_json(client) -> None:
-    spec = client.get("/swagger.json").get_json()
-    downloads = {
-        path: item["get"]
-        for path, item in spec["paths"].items()
-        if item.get("get", {}).get("responses", {}).get("200", {}).get("schema") == {"type": "file"}
-    }
-    assert {"/datasets/{dataset_id}/excel/", "/datasets/{dataset_id}/content/"} <= downloads.keys()
-    for path, operation in downloads.items():
-        # Swagger UI shows the examples in the first type's form, as XML when its name has "xml".
-        assert operation["produces"][0] == "application/json", path
-        assert operation["responses"]["404"]["schema"] == {"$ref": "#/definitions/Error"}, path
+def test_the_workbook_is_a_file_and_its_errors_are_shown_as_json(client) -> None:
+    excel = client.get("/swagger.json").get_json()["paths"]["/datasets/{dataset_id}/excel/"]["get"]
+    assert excel["responses"]["200"]["schema"] == {"type": "file"}
+    # Swagger UI shows the examples in the first type's form, as XML when its name has "xml".
+    assert excel["produces"][0] == "application/json"
+    assert excel["responses"]["404"]["schema"] == {"$ref": "#/definitions/Error"}
 
 
 def test_the_upload_form_has_only_what_swagger_ui_can_send(client) -> None:

@@ -220,7 +220,7 @@ class DatasetExcel(Resource):
 @ns.param("dataset_id", "The dataset's id")
 class DatasetContent(Resource):
     @ns.produces(["application/json"])
-    @ns.response(200, "The exact bytes uploaded", DOWNLOAD)
+    @ns.response(200, "The exact bytes uploaded")
     @_documented_errors(404)
     def get(self, dataset_id: str) -> Response:
         """Download a dataset's content as uploaded."""
