@@ -7,12 +7,12 @@ INSTALLED := $(VENV)/.installed
 # dsclient is installed as a user gets it (not editable), so a change to it reinstalls it.
 CLIENT_SOURCES := client/pyproject.toml $(wildcard client/dsclient/*.py)
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test lint format bench chromium libreoffice clean
 
 run: $(RUN_INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
 	@$(BIN)/python -m deploy.run_local
 
-test: $(INSTALLED) chromium lint  ## install what the tests need and run every test
+test: $(INSTALLED) chromium libreoffice lint  ## install what the tests need and run every test
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
@@ -41,13 +41,18 @@ $(INSTALLED): $(RUN_INSTALLED) requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-# The browser tests drive Debian's Chromium (Playwright's own browser download is not used), and
-# the workbook tests open each export in LibreOffice Calc (soffice) as a second reader.
+# Debian packages the tests drive, installed when their command is missing: $(call debian,COMMAND,PACKAGE)
+debian = command -v $(1) >/dev/null || { \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null; }
+
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 chromium:
-	@command -v chromium >/dev/null && command -v soffice >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    chromium libreoffice-calc-nogui >/dev/null; }
+	@$(call debian,chromium,chromium)
+
+# The xlsx tests read every workbook back with LibreOffice headless too (Calc without a GUI).
+libreoffice:
+	@$(call debian,soffice,libreoffice-calc-nogui)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -14,7 +14,8 @@ import collections
 import decimal
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import quote
@@ -22,13 +23,14 @@ from urllib.parse import quote
 import ijson
 
 from . import json_syntax
-from .errors import InvalidJSON, PayloadTooLarge
+from .errors import BadRequest, InvalidJSON, PayloadTooLarge
+from .storage import Dataset, Storage
 
 CHUNK_SIZE = 256 * 1024
 SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
 _FORM_FEED = b"\x0c"
-# ValueError: an integer longer than Python reads (4,300 digits, a guard against quadratic
-# parsing); yajl's C callback surfaces it as a SystemError caused by that ValueError.
+# What the parsers raise when they refuse a document. ValueError and SystemError only as the one
+# refusal they carry (see ``refused_by_parser``); any other is a bug of ours, not the upload's.
 _PARSER_ERRORS = (
     json_syntax.Refused,
     ijson.JSONError,
@@ -37,6 +39,7 @@ _PARSER_ERRORS = (
     ValueError,
     SystemError,
 )
+_DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 _TOO_LARGE = (
     "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
@@ -84,55 +87,110 @@ def _first_parser() -> _AnyParser:
     return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
 
 
-def receive(
-    stream: IO[bytes], max_bytes: int, forward: Callable[[bytes], None] | None = None
-) -> tuple[IO[bytes], int]:
-    """Check ``stream`` as it comes, keeping its bytes in a temporary file.
+@dataclass(frozen=True)
+class Upload:
+    """An upload as the request gave it, before anything was read."""
 
-    Returns the file, rewound, and its size. A seekable ``stream`` (the part of a multipart form
-    Werkzeug has spooled) is a file already: it is checked in place and returned itself.
-    Raises PayloadTooLarge past ``max_bytes`` and InvalidJSON (saying where it broke) for
-    anything that is not one JSON value. Each chunk that parsed is also passed to ``forward``
-    (a storage upload running meanwhile).
+    stream: IO[bytes]
+    filename: str
+    # The body's length as declared (a Content-Length, or the size of a multipart file Werkzeug has
+    # spooled); None for a chunked body, whose size is known only at its end.
+    declared_size: int | None = None
+
+
+def store(storage: Storage, sent: Upload, max_bytes: int) -> Dataset:
+    """The upload pipeline: receive the body, check it and store it, all as it arrives.
+
+    receive (``_received``: chunks, the size limit, the declared length) -> decode (the bytes the
+    dataset is made of) -> check (``_Check``: one JSON text, located errors) -> store (the
+    storage's writer sends parts to S3 while the rest still arrives). Nothing is visible in the
+    bucket before the whole body has checked out; any error aborts the writer.
     """
-    copy = not stream.seekable()
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) if copy else stream  # noqa: SIM115 (returned)
-    parser = _first_parser()
-    # The fast check goes on parsing after ijson takes over, to bound the memory both need.
-    guard = parser if isinstance(parser, json_syntax.FastCheck) else None
+    with storage.dataset_writer(sent.filename) as writer:
+        receive(sent, max_bytes, writer.write)
+        return writer.commit()
+
+
+def receive(sent: Upload, max_bytes: int, sink: Callable[[bytes], None]) -> int:
+    """Check the upload as it comes, passing each chunk that checked out to ``sink``; returns its
+    size. Raises PayloadTooLarge past ``max_bytes``, BadRequest for a body shorter than declared
+    and InvalidJSON (saying where it broke) for anything that is not one JSON value."""
+    with _Check.for_stream(sent.stream) as check:
+        for chunk in _received(sent, max_bytes):
+            check.feed(chunk)
+            sink(chunk)
+        check.finish()
+        return check.size
+
+
+def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
+    """The body in chunks, up to ``max_bytes``; all of what it declared, or BadRequest."""
     size = 0
-    try:
-        while chunk := stream.read(CHUNK_SIZE):
-            size += len(chunk)
-            if size > max_bytes:
-                raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
-            if copy:
-                spool.write(chunk)
-            if _FORM_FEED in chunk:
-                raise _locate_error(spool, size - len(chunk))
-            try:
-                if guard is not None and guard is not parser:
-                    guard.track(chunk)
-                parser.feed(chunk)
-            except json_syntax.Invalid:
-                raise _locate_syntax_error(spool, size - len(chunk)) from None
-            except _PARSER_ERRORS:
-                if parser.exact:
-                    raise _locate_error(spool, size - len(chunk)) from None
-                parser = _successor_after(parser, spool, size)
-            except json_syntax.TooLarge:
-                raise _invalid_at(spool, size, _TOO_LARGE) from None
-            if forward is not None:
-                forward(chunk)
-        if size == 0:
-            raise _invalid_at(spool, 0, "the body is empty")
-        _finish(parser, spool, size)
-    except BaseException:
-        if copy:
-            spool.close()
-        raise
-    spool.seek(0)
-    return spool, size
+    while chunk := sent.stream.read(CHUNK_SIZE):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
+        yield chunk
+    if sent.declared_size is not None and size != sent.declared_size:
+        # gunicorn ends the body quietly when the client hangs up half-way; a prefix that happens
+        # to be valid JSON must not be stored as if it were the upload.
+        raise BadRequest(
+            f"The body ended after {size} of the {sent.declared_size} bytes its Content-Length declared."
+        )
+
+
+class _Check:
+    """One JSON text checked chunk by chunk, the chunks kept in a spool to locate an error in.
+
+    A seekable stream (the part of a multipart form Werkzeug has spooled) is its own spool;
+    anything else is copied into a temporary file (memory up to 1 MiB, then disk).
+    """
+
+    def __init__(self, spool: IO[bytes], copy: bool) -> None:
+        self.spool, self._copy = spool, copy
+        self.parser = _first_parser()
+        # The fast check goes on parsing after ijson takes over, to bound the memory both need.
+        self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
+        self.size = 0
+
+    @classmethod
+    def for_stream(cls, stream: IO[bytes]) -> "_Check":
+        if stream.seekable():
+            return cls(stream, copy=False)
+        return cls(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), copy=True)
+
+    def __enter__(self) -> "_Check":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._copy:
+            self.spool.close()
+
+    def feed(self, chunk: bytes) -> None:
+        spool, start = self.spool, self.size
+        self.size += len(chunk)
+        if self._copy:
+            spool.write(chunk)
+        if _FORM_FEED in chunk:
+            raise _locate_error(spool, start)
+        try:
+            if self._guard is not None and self._guard is not self.parser:
+                self._guard.track(chunk)
+            self.parser.feed(chunk)
+        except json_syntax.Invalid:
+            raise _locate_syntax_error(spool, start) from None
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
+            if self.parser.exact:
+                raise _locate_error(spool, start) from None
+            self.parser = _successor_after(self.parser, spool, self.size)
+        except json_syntax.TooLarge:
+            raise _invalid_at(spool, self.size, _TOO_LARGE) from None
+
+    def finish(self) -> None:
+        if self.size == 0:
+            raise _invalid_at(self.spool, 0, "the body is empty")
+        _finish(self.parser, self.spool, self.size)
 
 
 def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
@@ -142,6 +200,7 @@ def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
     except json_syntax.Invalid as error:
         raise _invalid_at(spool, size, _reason(error)) from None
     except _PARSER_ERRORS as error:
+        _raise_unless_refusal(error)
         if parser.exact:
             raise _invalid_at(spool, size, _reason(error)) from None
         _finish(_successor_after(parser, spool, size), spool, size)
@@ -170,7 +229,8 @@ def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
         block = spool.read(min(CHUNK_SIZE, end - position))
         try:
             parser.feed(block)
-        except _PARSER_ERRORS:
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
             return position
         position += len(block)
     return None
@@ -210,8 +270,27 @@ def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int) ->
         try:
             parser.feed(byte)
         except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
             return _invalid_at(spool, chunk_start + index, _reason(error))
     return _invalid_at(spool, chunk_start + len(chunk), "unexpected data")
+
+
+def refused_by_parser(error: BaseException) -> bool:
+    """Whether ``error`` is a parser refusing the document, rather than a failure of our own.
+
+    ValueError counts only as Python refusing an integer past its digit limit (a guard against
+    quadratic parsing), which yajl's C callback in ijson surfaces as a SystemError caused by it."""
+    if isinstance(
+        error, json_syntax.Refused | ijson.JSONError | UnicodeDecodeError | decimal.InvalidOperation
+    ):
+        return True
+    cause = error.__cause__ if isinstance(error, SystemError) else error
+    return isinstance(cause, ValueError) and _DIGIT_LIMIT in str(cause)
+
+
+def _raise_unless_refusal(error: Exception) -> None:
+    if not refused_by_parser(error):
+        raise error
 
 
 def _invalid_at(spool: IO[bytes], offset: int, reason: str) -> InvalidJSON:
@@ -233,7 +312,7 @@ def _reason(error: Exception) -> str:
     """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
     if isinstance(error, UnicodeDecodeError):
         return "invalid UTF-8 or an invalid \\u escape in a string"
-    if isinstance(error.__cause__ or error, ValueError) and not isinstance(error, ijson.JSONError):
+    if _DIGIT_LIMIT in str(error.__cause__ or error):
         return "an integer with more digits than this service reads (4,300)"
     if isinstance(error, decimal.InvalidOperation):
         return "a number out of range"
