@@ -36,6 +36,7 @@ from dsclient.output import human_size
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 TOKENS = ("secret-token-1", "secret-token-2")
+STAND_IN_ID = "01KB0000000000000000000000"
 CONTRACT_USAGE = [
     "dsclient [options] list",
     "dsclient [options] upload <file>...",
@@ -433,7 +434,30 @@ def test_a_missing_output_folder_is_an_error_without_traceback(tmp_path: Path, l
     assert "no/such/dir/x.json" in run.stderr
 
 
-class _BreaksOffHandler(BaseHTTPRequestHandler):
+class _StandIn(BaseHTTPRequestHandler):
+    """A stand-in for the API, quiet about each request; the real server cannot be made to
+    misbehave on demand."""
+
+    def created(self, filename: str, size: int) -> None:
+        """Answer as the API answers an upload it stored."""
+        dataset = {
+            "id": STAND_IN_ID,
+            "filename": filename,
+            "size": size,
+            "created_at": "2026-11-26T00:00:00Z",
+        }
+        body = json.dumps(dataset).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _BreaksOffHandler(_StandIn):
     """Promises a large body, sends a little of it, then hangs up: a download failing midway."""
 
     def do_GET(self) -> None:
@@ -446,13 +470,10 @@ class _BreaksOffHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @contextmanager
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A stand-in server answering with ``handler``: the real one cannot be made to misbehave on demand."""
+    """A stand-in server answering with ``handler``."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -462,7 +483,7 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.server_close()
 
 
-class _CutChunkedHandler(BaseHTTPRequestHandler):
+class _CutChunkedHandler(_StandIn):
     """Streams an export in chunks, as a first export is sent, and hangs up before the last one."""
 
     protocol_version = "HTTP/1.1"
@@ -478,9 +499,6 @@ class _CutChunkedHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.mark.parametrize("handler", [_BreaksOffHandler, _CutChunkedHandler])
@@ -506,7 +524,7 @@ def test_a_broken_download_leaves_the_file_it_would_replace_as_it_was(tmp_path: 
     assert mine.read_text() == "my own file"
 
 
-class _AcceptsOnceHandler(BaseHTTPRequestHandler):
+class _AcceptsOnceHandler(_StandIn):
     """Stores the first upload, then hangs up on every later one: a network failing mid-batch."""
 
     accepted = 0
@@ -517,21 +535,7 @@ class _AcceptsOnceHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         type(self).accepted += 1
-        dataset = {
-            "id": "01KB0000000000000000000000",
-            "filename": "a.json",
-            "size": 2,
-            "created_at": "2026-11-26T00:00:00Z",
-        }
-        body = json.dumps(dataset).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.created("a.json", 2)
 
 
 @pytest.mark.parametrize("as_json", [False, True])
@@ -542,10 +546,10 @@ def test_a_batch_cut_off_by_the_network_still_prints_what_was_uploaded(tmp_path:
     assert run.status == 1
     assert run.stderr.count("\n") == 1
     if as_json:
-        assert [dataset["id"] for dataset in run.json()] == ["01KB0000000000000000000000"]
+        assert [dataset["id"] for dataset in run.json()] == [STAND_IN_ID]
         assert set(json.loads(run.stderr)) == {"message"}
     else:
-        assert "01KB0000000000000000000000" in run.text and "a.json" in run.text
+        assert STAND_IN_ID in run.text and "a.json" in run.text
 
 
 def stderr_on_a_terminal(
@@ -603,7 +607,7 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
     assert "bar.json: 100%" in uploading
 
 
-class _ThinksFirstHandler(BaseHTTPRequestHandler):
+class _ThinksFirstHandler(_StandIn):
     """A first export: nothing at all until ``go`` is set, then the file in chunks."""
 
     protocol_version = "HTTP/1.1"
@@ -618,9 +622,6 @@ class _ThinksFirstHandler(BaseHTTPRequestHandler):
         for chunk in (b"PK" * 20_000, b"done"):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def test_progress_shows_from_the_start_while_the_server_makes_a_first_export(tmp_path: Path) -> None:
@@ -639,7 +640,7 @@ def test_progress_shows_from_the_start_while_the_server_makes_a_first_export(tmp
     assert (tmp_path / "slow.xlsx").read_bytes() == b"PK" * 20_000 + b"done"
 
 
-class _RecordsUploadsHandler(BaseHTTPRequestHandler):
+class _RecordsUploadsHandler(_StandIn):
     """Answers every upload as the API would and keeps what was sent, header by header."""
 
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
@@ -647,21 +648,7 @@ class _RecordsUploadsHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers), body))
-        dataset = {
-            "id": "01KB0000000000000000000000",
-            "filename": "x",
-            "size": len(body),
-            "created_at": "2026-11-26T00:00:00Z",
-        }
-        answer = json.dumps(dataset).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.created("upload.json", len(body))
 
 
 @pytest.mark.parametrize(
