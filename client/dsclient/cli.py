@@ -116,6 +116,7 @@ def main(
 def program(argv: list[str], stdout: TextIO, stderr: TextIO, errors: Errors) -> ExitStatus:
     """The main program without error handling: parse, call the API, print."""
     args = docopt(__doc__, argv, default_help=False)
+    errors.as_json = bool(args["--json"])  # docopt also takes an abbreviation such as --js
     if args["--help"] or args["-h"]:
         stdout.write(__doc__.strip() + "\n")
         return ExitStatus.SUCCESS
