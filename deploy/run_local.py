@@ -78,8 +78,8 @@ def serve(env: dict[str, str]) -> int:
                     f"--graceful-timeout={GUNICORN_GRACE}",
                 ],
                 env=env,
-                # Its own process group, so a Ctrl-C reaches it once, from us: a worker that gets
-                # SIGINT from the terminal and SIGQUIT from gunicorn at once can hang on its way out.
+                # Its own process group: a Ctrl-C reaches it once, from us, so it stops the same
+                # way after a Ctrl-C, a SIGTERM or a SIGHUP, and its workers only from gunicorn.
                 start_new_session=True,
             )
             try:
