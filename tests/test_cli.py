@@ -152,6 +152,7 @@ def test_help_shows_the_contract_usage(tmp_path: Path) -> None:
         ["info"],
         ["delete"],
         ["upload"],
+        ["-q", "tables"],
         ["list", "extra"],
         ["--bogus", "list"],
         ["-o", "x", "list"],
@@ -681,15 +682,17 @@ def test_upload_says_what_a_file_holds(
 def test_with_json_every_error_is_one_message_object_on_stderr(tmp_path: Path) -> None:
     unreachable = dsclient("--json", "--url", f"http://127.0.0.1:{free_port()}", "list", cwd=tmp_path)
     usage = dsclient("--json", "lst", cwd=tmp_path)
+    incomplete = dsclient("--json", "csv", cwd=tmp_path)
     missing = dsclient("--json", "upload", "missing.json", cwd=tmp_path)
 
-    for run, status in ((unreachable, 1), (usage, 2), (missing, 2)):
+    for run, status in ((unreachable, 1), (usage, 2), (incomplete, 2), (missing, 2)):
         assert run.status == status
         assert run.stdout == b""
         [line] = run.stderr.splitlines()
         assert list(json.loads(line)) == ["message"]
     assert "cannot reach the API" in json.loads(unreachable.stderr)["message"]
     assert "'lst'" in json.loads(usage.stderr)["message"]
+    assert json.loads(incomplete.stderr)["message"].startswith("'csv' needs more arguments")
 
 
 def test_a_rejected_json_upload_prints_what_was_uploaded_and_the_error_as_json(

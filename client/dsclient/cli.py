@@ -311,9 +311,11 @@ def usage_problem(exc: DocoptExit) -> str:
     leftovers = re.findall(r"\w+\((?:None, )?'([^']*)'", detail)
     if not leftovers:
         return detail
-    if set(leftovers) <= COMMANDS:
-        # A command is left over when the arguments it needs are not there, as in `dsclient info`.
-        return f"{leftovers[0]!r} needs more arguments"
+    # A command is left over when the arguments it needs are not there, as in `dsclient info`;
+    # options given with it (`dsclient --json info`) are left over too, but are not the problem.
+    words = [token for token in leftovers if not token.startswith("-")]
+    if words and set(words) <= COMMANDS:
+        return f"{words[0]!r} needs more arguments"
     return "unexpected " + ", ".join(repr(token) for token in leftovers)
 
 
