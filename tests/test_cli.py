@@ -717,6 +717,25 @@ def test_help_states_the_one_rule_for_existing_files(tmp_path: Path) -> None:
     assert "never replace a file that exists" in text
 
 
+# --- JSON Lines and gzip, stored as what they hold ---------------------------------------------
+
+
+def test_json_lines_and_gzip_files_are_stored_as_what_they_hold(tmp_path: Path, live_server: str) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b'{"n": 1}\n{"n": 2}\n')
+    packed = tmp_path / "packed.json.gz"
+    unpacked = json.dumps([{"n": n} for n in range(1000)]).encode()
+    packed.write_bytes(gzip.compress(unpacked))
+
+    run = dsclient("--json", "upload", lines.name, packed.name, cwd=tmp_path, url=live_server)
+
+    assert run.status == 0, run.stderr
+    as_lines, as_gzip = run.json()
+    assert (as_lines["format"], as_lines["size"]) == ("jsonl", lines.stat().st_size)
+    assert (as_gzip["format"], as_gzip["size"]) == ("json", len(unpacked))
+    assert api_get(live_server, f"/datasets/{as_gzip['id']}/content/").content == unpacked
+
+
 # --- names and sizes, which the real server is too well-behaved to exercise ------------------------
 
 
