@@ -6,6 +6,7 @@ that stops half-way or headers without a body speak HTTP/1.1 over a plain socket
 
 import contextlib
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -132,3 +133,23 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def temp_files(pids: list[int], folder: Path) -> dict[str, int]:
+    """The files in ``folder`` and the ones under it that the processes ``pids`` hold open, by path,
+    with the bytes each takes on disk. Open files count even once unlinked (``tempfile.TemporaryFile``
+    has no name on Linux), which a listing of the folder alone would miss."""
+    root = str(folder.resolve())
+    found: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):  # removed since the listing
+            if path.is_file():
+                found[str(path)] = path.stat().st_blocks * 512
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(FileNotFoundError):  # closed since the listing
+                    target = os.readlink(descriptor)
+                    if target.startswith(root + "/"):
+                        found[target] = descriptor.stat().st_blocks * 512
+    return found
