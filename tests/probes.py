@@ -5,6 +5,7 @@ that stops half-way or headers without a body speak HTTP/1.1 over a plain socket
 """
 
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
@@ -153,3 +155,53 @@ def temp_files(pids: list[int], folder: Path) -> dict[str, int]:
                     if target.startswith(root + "/"):
                         found[target] = descriptor.stat().st_blocks * 512
     return found
+
+
+@contextlib.contextmanager
+def held_response(url: str, path: str) -> Iterator[http.client.HTTPResponse]:
+    """GET ``path`` on a connection whose receive buffer is small, so the server can send only a
+    little ahead of what the test reads: the test decides how far a streamed response gets. Reading
+    a chunked response cut short raises ``http.client.IncompleteRead``; leaving the block early
+    closes the connection, as a client that gives up would."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    connection.connect()
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    try:
+        connection.request("GET", path)
+        yield connection.getresponse()
+    finally:
+        connection.close()
+
+
+def s3_client(s3: EmbeddedS3):
+    """A boto3 client on ``s3``, to look at the bucket behind the API's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def export_keys(client, bucket: str, dataset_id: str) -> tuple[list[str], list[str]]:
+    """The keys of what is cached for a dataset, and of the multipart uploads still in progress there."""
+    prefix = f"exports/{dataset_id}"
+    cached = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    uploading = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+    return sorted(item["Key"] for item in cached), sorted(item["Key"] for item in uploading)
+
+
+def incompressible_records(megabytes: int, child_every: int = 0) -> bytes:
+    """A JSON array of about ``megabytes`` MB whose workbook is about half as big (random hex text
+    compresses that much), so a streamed export cannot fit in the buffers between server and client.
+    With ``child_every``, every so many records hold an array of objects: a child table, which the
+    xlsx writer buffers in a temporary file until the end."""
+    records = []
+    for number in range(megabytes * 1000):
+        record: dict[str, object] = {"n": number, "blob": os.urandom(500).hex()}
+        if child_every and number % child_every == 0:
+            record["items"] = [{"k": number, "v": os.urandom(100).hex()}]
+        records.append(record)
+    return json.dumps(records).encode()

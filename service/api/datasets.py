@@ -10,9 +10,10 @@ from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, fields, reqparse
 from werkzeug.datastructures import FileStorage, Headers
 
-from .. import exports, ids, upload
+from .. import exports, ids, storage, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from ..storage import XLSX_MIMETYPE, get_storage
+from ..export.model import MAIN_TABLE
+from ..storage import get_storage
 from .auth import require_token
 from .errors import error_model
 
@@ -191,17 +192,95 @@ class Dataset(Resource):
         return "", 204
 
 
+def flag(value: str) -> bool:
+    """``true`` or ``false`` (also ``1`` and ``0``, any case)."""
+    choices = {"true": True, "1": True, "false": False, "0": False}
+    if value.lower() not in choices:
+        raise ValueError(f"must be true or false, not {value[:40]!r}.")
+    return choices[value.lower()]
+
+
+ROOT_PARAM = {
+    "root": {
+        "in": "query",
+        "type": "string",
+        "description": "A JSON Pointer (RFC 6901) to the value whose records to export, e.g. /results "
+        "(JSON datasets only; default: the whole document)",
+    }
+}
+
+
+export_arguments = reqparse.RequestParser()
+export_arguments.add_argument("root", type=str, default="", location="args")  # the export checks it
+csv_arguments = export_arguments.copy()
+csv_arguments.add_argument("table", type=str, default=MAIN_TABLE, location="args")
+csv_arguments.add_argument("excel", type=flag, default=False, location="args")
+
+
 @ns.route("/<string:dataset_id>/excel/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetExcel(Resource):
-    @ns.produces([XLSX_MIMETYPE, "application/json"])  # errors are JSON
-    @ns.response(200, "The workbook (.xlsx)")
-    @_documented_errors(404, 422)
+    @ns.doc(params=ROOT_PARAM)
+    @ns.produces([exports.XLSX_MIMETYPE, "application/json"])  # errors are JSON
+    @ns.response(200, "The workbook (.xlsx); streamed (chunked) while a first export is made")
+    @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
-        dataset, workbook = exports.workbook_for(get_storage(), dataset_id)
-        download_name = PurePosixPath(dataset.filename).stem + ".xlsx"
-        return _download(workbook.chunks, workbook.length, XLSX_MIMETYPE, download_name)
+        root = export_arguments.parse_args()["root"]
+        dataset, workbook = exports.workbook_for(get_storage(), dataset_id, root)
+        return _download(workbook.chunks, workbook.length, exports.XLSX_MIMETYPE, _workbook_name(dataset))
+
+    @ns.doc(params=ROOT_PARAM)
+    @ns.response(200, "The headers the workbook would come with; Content-Length once it is cached")
+    @_documented_errors(400, 404)
+    def head(self, dataset_id: str) -> Response:
+        """The workbook's headers, without converting anything."""
+        root = export_arguments.parse_args()["root"]
+        dataset, length = exports.cached_length(get_storage(), dataset_id, exports.WORKBOOK, root)
+        return _download(iter(()), length, exports.XLSX_MIMETYPE, _workbook_name(dataset))
+
+
+@ns.route("/<string:dataset_id>/csv/")
+@ns.param("dataset_id", "The dataset's id")
+class DatasetCsv(Resource):
+    @ns.doc(
+        params={
+            **ROOT_PARAM,
+            "table": {
+                "in": "query",
+                "type": "string",
+                "description": f"A table's name, as GET /datasets/<id>/tables/ lists them (default {MAIN_TABLE})",
+            },
+            "excel": {
+                "in": "query",
+                "type": "boolean",
+                "description": "For a spreadsheet program: a byte-order mark, and a ' before text "
+                "that starts with = + - @ tab or CR (default false: exact fields, for scripts)",
+            },
+        }
+    )
+    @ns.produces(["text/csv", "application/json"])
+    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
+    @_documented_errors(400, 404, 422)
+    def get(self, dataset_id: str) -> Response:
+        """Export one table of a dataset as CSV."""
+        arguments = csv_arguments.parse_args()
+        dataset, table = exports.csv_for(
+            get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
+        )
+        return _download(
+            table.chunks, table.length, exports.CSV_MIMETYPE, _csv_name(dataset, arguments["table"])
+        )
+
+
+def _workbook_name(dataset: storage.Dataset) -> str:
+    return PurePosixPath(dataset.filename).stem + ".xlsx"
+
+
+def _csv_name(dataset: storage.Dataset, table: str) -> str:
+    """``data.json`` gives ``data.csv`` for the main table and ``data-orders.csv`` for ``orders``."""
+    stem = PurePosixPath(dataset.filename).stem
+    return f"{stem}.csv" if table == MAIN_TABLE else f"{stem}-{table}.csv"
 
 
 @ns.route("/<string:dataset_id>/content/")
@@ -215,12 +294,12 @@ class DatasetContent(Resource):
         storage = get_storage()
         dataset = storage.get(dataset_id)
         content = storage.open_content(dataset_id)
-        chunks = exports.closing_chunks(content.body, content.body.iter_chunks(exports.CHUNK_SIZE))
-        return _download(chunks, content.length, "application/json", dataset.filename)
+        return _download(content.chunks(), content.length, "application/json", dataset.filename)
 
 
-def _download(chunks, length: int, mimetype: str, download_name: str) -> Response:
-    """A streamed attachment, named per RFC 6266 (an ASCII fallback plus ``filename*``)."""
+def _download(chunks, length: int | None, mimetype: str, download_name: str) -> Response:
+    """A streamed attachment, named per RFC 6266 (an ASCII fallback plus ``filename*``); without a
+    length it goes chunked."""
     names = {"filename": download_name}
     try:
         download_name.encode("ascii")
@@ -230,6 +309,6 @@ def _download(chunks, length: int, mimetype: str, download_name: str) -> Respons
         if not fallback.removesuffix(suffix).strip():  # nothing ASCII left: not ".xlsx", a hidden file
             fallback = "download" + suffix
         names = {"filename": fallback, "filename*": "UTF-8''" + quote(download_name, safe="")}
-    headers = Headers({"Content-Length": str(length)})
+    headers = Headers() if length is None else Headers({"Content-Length": str(length)})
     headers.set("Content-Disposition", "attachment", **names)
     return Response(chunks, mimetype=mimetype, headers=headers, direct_passthrough=True)
