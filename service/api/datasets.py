@@ -3,17 +3,16 @@
 import os
 import unicodedata
 from pathlib import PurePosixPath
-from typing import IO
 from urllib.parse import quote
 
 from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, fields, reqparse
 from werkzeug.datastructures import FileStorage, Headers
 
-from .. import exports, ids, storage, upload
+from .. import exports, ids, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..export.model import MAIN_TABLE
-from ..storage import get_storage
+from ..storage import CONTENT_TYPES, FORMATS, get_storage
 from .auth import require_token
 from .errors import error_model
 
@@ -38,6 +37,9 @@ dataset_model = ns.model(
         "filename": fields.String(required=True, description="As uploaded, path parts stripped"),
         "size": fields.Integer(required=True, description="Bytes stored", min=0),
         "created_at": fields.DateTime(required=True, dt_format="iso8601", description="UTC"),
+        "format": fields.String(
+            required=True, enum=list(FORMATS), description="json: one JSON text; jsonl: JSON Lines"
+        ),
     },
 )
 page_model = ns.model(
@@ -126,31 +128,13 @@ class DatasetList(Resource):
     @_documented_errors(400, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON dataset."""
-        body, filename, declared = _upload_source()
-        limit, storage = current_app.config["MAX_UPLOAD_BYTES"], get_storage()
-        if declared is None:  # a chunked body: its size, which the metadata records, comes last
-            received, size = upload.receive(body, limit)
-            with received:
-                dataset = storage.save(received, filename, size)
-        else:
-            # Checking and storing at once: S3 receives the parts while the rest is still parsed.
-            with storage.upload(filename, declared) as stored:
-                received, size = upload.receive(body, limit, stored.write)
-                received.close()
-                if size != declared:
-                    # gunicorn ends the body quietly when the client hangs up half-way; a prefix
-                    # that happens to be valid JSON must not be stored as if it were the upload.
-                    raise BadRequest(
-                        f"The body ended after {size} of the {declared} bytes its Content-Length declared."
-                    )
-                dataset = stored.commit()
+        dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
 
-def _upload_source() -> tuple[IO[bytes], str, int | None]:
-    """The upload's byte stream, file name and size (None if not known before the end), from a
-    multipart form or a raw JSON body."""
+def _upload_source() -> upload.Upload:
+    """The upload as the request gives it: a multipart form's file or a raw JSON body."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         sent = request.files.get("file")
@@ -159,13 +143,14 @@ def _upload_source() -> tuple[IO[bytes], str, int | None]:
         # Werkzeug has parsed the whole form into this file already.
         size = sent.stream.seek(0, os.SEEK_END)
         sent.stream.seek(0)
-        return sent.stream, upload.clean_filename(sent.filename), size
+        return upload.Upload(sent.stream, upload.clean_filename(sent.filename), size)
     if mimetype == "application/json" or mimetype.endswith("+json"):
         # Werkzeug's own check allows room for a multipart envelope; a raw body has none.
         limit = current_app.config["MAX_UPLOAD_BYTES"]
         if (request.content_length or 0) > limit:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
-        return request.stream, upload.clean_filename(request.args.get("filename")), request.content_length
+        filename = upload.clean_filename(request.args.get("filename"))
+        return upload.Upload(request.stream, filename, request.content_length)
     if not mimetype and not request.content_length:
         raise BadRequest(
             "No file: send a multipart field 'file' or a body with Content-Type: application/json."
@@ -228,7 +213,9 @@ class DatasetExcel(Resource):
         """Export a dataset as an Excel workbook."""
         root = export_arguments.parse_args()["root"]
         dataset, workbook = exports.workbook_for(get_storage(), dataset_id, root)
-        return _download(workbook.chunks, workbook.length, exports.XLSX_MIMETYPE, _workbook_name(dataset))
+        return _download(
+            workbook.chunks, workbook.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename)
+        )
 
     @ns.doc(params=ROOT_PARAM)
     @ns.response(200, "The headers the workbook would come with; Content-Length once it is cached")
@@ -237,7 +224,7 @@ class DatasetExcel(Resource):
         """The workbook's headers, without converting anything."""
         root = export_arguments.parse_args()["root"]
         dataset, length = exports.cached_length(get_storage(), dataset_id, exports.WORKBOOK, root)
-        return _download(iter(()), length, exports.XLSX_MIMETYPE, _workbook_name(dataset))
+        return _download(iter(()), length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
 
 
 @ns.route("/<string:dataset_id>/csv/")
@@ -269,24 +256,24 @@ class DatasetCsv(Resource):
             get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
         )
         return _download(
-            table.chunks, table.length, exports.CSV_MIMETYPE, _csv_name(dataset, arguments["table"])
+            table.chunks, table.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, arguments["table"])
         )
 
 
-def _workbook_name(dataset: storage.Dataset) -> str:
-    return PurePosixPath(dataset.filename).stem + ".xlsx"
+def _workbook_name(filename: str) -> str:
+    return PurePosixPath(filename).stem + ".xlsx"
 
 
-def _csv_name(dataset: storage.Dataset, table: str) -> str:
+def _csv_name(filename: str, table: str) -> str:
     """``data.json`` gives ``data.csv`` for the main table and ``data-orders.csv`` for ``orders``."""
-    stem = PurePosixPath(dataset.filename).stem
+    stem = PurePosixPath(filename).stem
     return f"{stem}.csv" if table == MAIN_TABLE else f"{stem}-{table}.csv"
 
 
 @ns.route("/<string:dataset_id>/content/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetContent(Resource):
-    @ns.produces(["application/json"])
+    @ns.produces([CONTENT_TYPES["json"], CONTENT_TYPES["jsonl"]])
     @ns.response(200, "The exact bytes uploaded")
     @_documented_errors(404)
     def get(self, dataset_id: str) -> Response:
@@ -294,7 +281,7 @@ class DatasetContent(Resource):
         storage = get_storage()
         dataset = storage.get(dataset_id)
         content = storage.open_content(dataset_id)
-        return _download(content.chunks(), content.length, "application/json", dataset.filename)
+        return _download(content.chunks(), content.length, CONTENT_TYPES[dataset.format], dataset.filename)
 
 
 def _download(chunks, length: int | None, mimetype: str, download_name: str) -> Response:
