@@ -1,19 +1,35 @@
-"""The JSON-to-xlsx rules of the contract, each read back from the workbook with openpyxl."""
+"""The JSON-to-xlsx rules of the contract, each read back from the workbook with openpyxl.
+
+The export as the API runs it: ``tables.survey``, then ``tables.rows`` into ``xlsx.write_xlsx``.
+"""
 
 import io
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.escape import unescape
+from service.export.tables import MAX_CHILD_TABLES as MAX_CHILD_SHEETS
+from service.export.tables import MAX_COLUMNS, MAX_DEPTH, MAX_FIELDS
+from service.export.xlsx import MAX_ROWS, MAX_TEXT
 
 from service.errors import NotTabular
-from service.excel import MAX_CHILD_SHEETS, MAX_COLUMNS, MAX_FIELDS, MAX_TEXT, write_workbook
+from service.export import tables, xlsx
 
 DATA = Path(__file__).parent / "data"
 Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
+
+
+def write_workbook(
+    open_json: Callable[[], BinaryIO], out: BinaryIO, max_depth: int = MAX_DEPTH, max_rows: int = MAX_ROWS
+) -> None:
+    """The whole export: the survey, then its rows into the writer."""
+    model = tables.survey(open_json, max_depth=max_depth)
+    xlsx.write_xlsx(model, tables.rows(open_json, model), out, max_rows=max_rows)
 
 
 def export(document: object, **limits: int) -> Workbook:
