@@ -298,4 +298,4 @@ def _download(chunks, length: int | None, mimetype: str, download_name: str) -> 
         names = {"filename": fallback, "filename*": "UTF-8''" + quote(download_name, safe="")}
     headers = Headers() if length is None else Headers({"Content-Length": str(length)})
     headers.set("Content-Disposition", "attachment", **names)
-    return Response(chunks, mimetype=mimetype, headers=headers, direct_passthrough=True)
+    return Response(chunks, content_type=mimetype, headers=headers, direct_passthrough=True)
