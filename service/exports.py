@@ -112,7 +112,7 @@ def csv_for(
 ) -> tuple[Dataset, Export]:
     """The dataset and one of its tables as CSV (``excel``: for a spreadsheet program): cached, or
     made now while it streams. Numbers keep every digit they had in the JSON."""
-    name = _cache_name(root, csv_name(table_name, excel))
+    name = _csv_cache_name(root, table_name, excel)
     dataset, cached = storage.get_export(dataset_id, name)
     if cached is not None:
         return dataset, Export(cached.chunks(), cached.length)
@@ -127,20 +127,35 @@ def csv_for(
     return dataset, Export(_made(storage, dataset, name, CSV_MIMETYPE, write), None)
 
 
-def csv_name(table_name: str, excel: bool = False) -> str:
-    """The cache name of a table's CSV (for ``cached_length``)."""
-    return f"table-{quote(table_name, safe='')}{'.excel' if excel else ''}.csv"
+def cached_workbook_length(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, int | None]:
+    """For HEAD: the dataset and the length of its cached workbook, None when it is not made yet.
+    Converts nothing; a malformed ``root`` is a BadRequest all the same."""
+    return _cached_length(storage, dataset_id, _cache_name(root, WORKBOOK), root)
 
 
-def cached_length(storage: Storage, dataset_id: str, name: str, root: str = "") -> tuple[Dataset, int | None]:
-    """For HEAD: the dataset and the length of its cached export ``name`` (``WORKBOOK``, ``csv_name``),
-    None when it is not made yet. Converts nothing; a malformed ``root`` is a BadRequest all the same."""
-    dataset, cached = storage.get_export(dataset_id, _cache_name(root, name))
+def cached_csv_length(
+    storage: Storage, dataset_id: str, table_name: str = MAIN_TABLE, root: str = "", excel: bool = False
+) -> tuple[Dataset, int | None]:
+    """For HEAD: the dataset and the length of the table's cached CSV, None when it is not made yet.
+    Converts nothing; an unknown table is still TableNotFound, from the survey (cached after once)."""
+    dataset, length = _cached_length(storage, dataset_id, _csv_cache_name(root, table_name, excel), root)
+    if length is None:
+        dataset, model = tables_for(storage, dataset_id, root)
+        _table(dataset, model, table_name)
+    return dataset, length
+
+
+def _cached_length(storage: Storage, dataset_id: str, name: str, root: str) -> tuple[Dataset, int | None]:
+    dataset, cached = storage.get_export(dataset_id, name)
     _check_root(dataset, root)
     if cached is None:
         return dataset, None
     cached.close()
     return dataset, cached.length
+
+
+def _csv_cache_name(root: str, table_name: str, excel: bool) -> str:
+    return _cache_name(root, f"table-{quote(table_name, safe='')}{'.excel' if excel else ''}.csv")
 
 
 def _cache_name(root: str, name: str) -> str:

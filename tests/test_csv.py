@@ -94,3 +94,19 @@ def test_root_exports_the_records_it_points_at(live_server):
     assert results.content == b"a\r\n1\r\n2\r\n"
     assert whole.content != results.content
     assert csv(live_server, dataset, root="/results").content == results.content  # cached per root
+
+
+def test_head_gives_the_headers_without_converting_and_knows_the_tables(live_server):
+    dataset = upload_json(live_server, DOCUMENT, filename="heads.json").json()
+    url = f"{live_server}/datasets/{dataset['id']}/csv/"
+
+    before = requests.head(url, params={"table": "orders"}, timeout=30)
+    assert before.status_code == 200
+    assert before.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert before.headers["Content-Disposition"] == "attachment; filename=heads-orders.csv"
+    assert "Content-Length" not in before.headers
+    assert requests.head(url, params={"table": "nope"}, timeout=30).status_code == 404
+
+    made = requests.get(url, params={"table": "orders"}, timeout=30).content
+    after = requests.head(url, params={"table": "orders"}, timeout=30)
+    assert after.headers["Content-Length"] == str(len(made))

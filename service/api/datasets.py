@@ -195,6 +195,21 @@ ROOT_PARAM = {
 }
 
 
+CSV_PARAMS = {
+    **ROOT_PARAM,
+    "table": {
+        "in": "query",
+        "type": "string",
+        "description": f"A table's name, as GET /datasets/<id>/tables/ lists them (default {MAIN_TABLE})",
+    },
+    "excel": {
+        "in": "query",
+        "type": "boolean",
+        "description": "For a spreadsheet program: a byte-order mark, and a ' before text that starts "
+        "with = + - @ tab or CR (default false: exact fields, for scripts)",
+    },
+}
+
 export_arguments = reqparse.RequestParser()
 export_arguments.add_argument("root", type=str, default="", location="args")  # the export checks it
 csv_arguments = export_arguments.copy()
@@ -223,29 +238,14 @@ class DatasetExcel(Resource):
     def head(self, dataset_id: str) -> Response:
         """The workbook's headers, without converting anything."""
         root = export_arguments.parse_args()["root"]
-        dataset, length = exports.cached_length(get_storage(), dataset_id, exports.WORKBOOK, root)
+        dataset, length = exports.cached_workbook_length(get_storage(), dataset_id, root)
         return _download(iter(()), length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
 
 
 @ns.route("/<string:dataset_id>/csv/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetCsv(Resource):
-    @ns.doc(
-        params={
-            **ROOT_PARAM,
-            "table": {
-                "in": "query",
-                "type": "string",
-                "description": f"A table's name, as GET /datasets/<id>/tables/ lists them (default {MAIN_TABLE})",
-            },
-            "excel": {
-                "in": "query",
-                "type": "boolean",
-                "description": "For a spreadsheet program: a byte-order mark, and a ' before text "
-                "that starts with = + - @ tab or CR (default false: exact fields, for scripts)",
-            },
-        }
-    )
+    @ns.doc(params=CSV_PARAMS)
     @ns.produces(["text/csv", "application/json"])
     @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
     @_documented_errors(400, 404, 422)
@@ -255,9 +255,20 @@ class DatasetCsv(Resource):
         dataset, table = exports.csv_for(
             get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
         )
-        return _download(
-            table.chunks, table.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, arguments["table"])
+        name = _csv_name(dataset.filename, arguments["table"])
+        return _download(table.chunks, table.length, exports.CSV_MIMETYPE, name)
+
+    @ns.doc(params=CSV_PARAMS)
+    @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
+    @_documented_errors(400, 404, 422)
+    def head(self, dataset_id: str) -> Response:
+        """The CSV's headers, without converting anything (an unknown table is still a 404)."""
+        arguments = csv_arguments.parse_args()
+        dataset, length = exports.cached_csv_length(
+            get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
         )
+        name = _csv_name(dataset.filename, arguments["table"])
+        return _download(iter(()), length, exports.CSV_MIMETYPE, name)
 
 
 def _workbook_name(filename: str) -> str:
