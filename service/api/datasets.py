@@ -189,6 +189,7 @@ ROOT_PARAM = {
     "root": {
         "in": "query",
         "type": "string",
+        "pattern": "^(/([^~]|~[01])*)*$",  # RFC 6901: empty, or "/" tokens with ~0 and ~1 escapes
         "description": "A JSON Pointer (RFC 6901) to the value whose records to export, e.g. /results "
         "(JSON datasets only; default: the whole document)",
     }
@@ -233,6 +234,7 @@ class DatasetExcel(Resource):
         )
 
     @ns.doc(params=ROOT_PARAM)
+    @ns.produces([exports.XLSX_MIMETYPE, "application/json"])
     @ns.response(200, "The headers the workbook would come with; Content-Length once it is cached")
     @_documented_errors(400, 404)
     def head(self, dataset_id: str) -> Response:
@@ -259,6 +261,7 @@ class DatasetCsv(Resource):
         return _download(table.chunks, table.length, exports.CSV_MIMETYPE, name)
 
     @ns.doc(params=CSV_PARAMS)
+    @ns.produces(["text/csv", "application/json"])
     @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
     @_documented_errors(400, 404, 422)
     def head(self, dataset_id: str) -> Response:
