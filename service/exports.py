@@ -127,31 +127,31 @@ def csv_for(
     return dataset, Export(_made(storage, dataset, name, CSV_MIMETYPE, write), None)
 
 
-def cached_workbook_length(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, int | None]:
-    """For HEAD: the dataset and the length of its cached workbook, None when it is not made yet.
-    Converts nothing; a malformed ``root`` is a BadRequest all the same."""
-    return _cached_length(storage, dataset_id, _cache_name(root, WORKBOOK), root)
+def workbook_head(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, Export]:
+    """For HEAD: the dataset and its workbook without a body: the cached one's length, or none while
+    it is not made yet. Converts nothing; a malformed ``root`` is a BadRequest all the same."""
+    return _head(storage, dataset_id, _cache_name(root, WORKBOOK), root)
 
 
-def cached_csv_length(
+def csv_head(
     storage: Storage, dataset_id: str, table_name: str = MAIN_TABLE, root: str = "", excel: bool = False
-) -> tuple[Dataset, int | None]:
-    """For HEAD: the dataset and the length of the table's cached CSV, None when it is not made yet.
-    Converts nothing; an unknown table is still TableNotFound, from the survey (cached after once)."""
-    dataset, length = _cached_length(storage, dataset_id, _csv_cache_name(root, table_name, excel), root)
-    if length is None:
+) -> tuple[Dataset, Export]:
+    """For HEAD: as ``workbook_head`` for a table's CSV. An unknown table is still TableNotFound,
+    from the survey (cached after the first time), but no CSV is made."""
+    dataset, head = _head(storage, dataset_id, _csv_cache_name(root, table_name, excel), root)
+    if head.length is None:
         dataset, model = tables_for(storage, dataset_id, root)
         _table(dataset, model, table_name)
-    return dataset, length
+    return dataset, head
 
 
-def _cached_length(storage: Storage, dataset_id: str, name: str, root: str) -> tuple[Dataset, int | None]:
+def _head(storage: Storage, dataset_id: str, name: str, root: str) -> tuple[Dataset, Export]:
     dataset, cached = storage.get_export(dataset_id, name)
     _check_root(dataset, root)
     if cached is None:
-        return dataset, None
+        return dataset, Export(iter(()), None)
     cached.close()
-    return dataset, cached.length
+    return dataset, Export(iter(()), cached.length)
 
 
 def _csv_cache_name(root: str, table_name: str, excel: bool) -> str:

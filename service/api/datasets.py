@@ -2,6 +2,7 @@
 
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
@@ -227,11 +228,7 @@ class DatasetExcel(Resource):
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
-        root = export_arguments.parse_args()["root"]
-        dataset, workbook = exports.workbook_for(get_storage(), dataset_id, root)
-        return _download(
-            workbook.chunks, workbook.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename)
-        )
+        return _workbook_download(exports.workbook_for, dataset_id)
 
     @ns.doc(params=ROOT_PARAM)
     @ns.produces([exports.XLSX_MIMETYPE, "application/json"])
@@ -239,9 +236,7 @@ class DatasetExcel(Resource):
     @_documented_errors(400, 404)
     def head(self, dataset_id: str) -> Response:
         """The workbook's headers, without converting anything."""
-        root = export_arguments.parse_args()["root"]
-        dataset, length = exports.cached_workbook_length(get_storage(), dataset_id, root)
-        return _download(iter(()), length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
+        return _workbook_download(exports.workbook_head, dataset_id)
 
 
 @ns.route("/<string:dataset_id>/csv/")
@@ -253,12 +248,7 @@ class DatasetCsv(Resource):
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export one table of a dataset as CSV."""
-        arguments = csv_arguments.parse_args()
-        dataset, table = exports.csv_for(
-            get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
-        )
-        name = _csv_name(dataset.filename, arguments["table"])
-        return _download(table.chunks, table.length, exports.CSV_MIMETYPE, name)
+        return _csv_download(exports.csv_for, dataset_id)
 
     @ns.doc(params=CSV_PARAMS)
     @ns.produces(["text/csv", "application/json"])
@@ -266,12 +256,24 @@ class DatasetCsv(Resource):
     @_documented_errors(400, 404, 422)
     def head(self, dataset_id: str) -> Response:
         """The CSV's headers, without converting anything (an unknown table is still a 404)."""
-        arguments = csv_arguments.parse_args()
-        dataset, length = exports.cached_csv_length(
-            get_storage(), dataset_id, arguments["table"], arguments["root"], arguments["excel"]
-        )
-        name = _csv_name(dataset.filename, arguments["table"])
-        return _download(iter(()), length, exports.CSV_MIMETYPE, name)
+        return _csv_download(exports.csv_head, dataset_id)
+
+
+def _workbook_download(
+    export: Callable[..., tuple[exports.Dataset, exports.Export]], dataset_id: str
+) -> Response:
+    """The response for ``export`` (``exports.workbook_for`` or ``workbook_head``) of the request's root."""
+    root = export_arguments.parse_args()["root"]
+    dataset, made = export(get_storage(), dataset_id, root)
+    return _download(made.chunks, made.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
+
+
+def _csv_download(export: Callable[..., tuple[exports.Dataset, exports.Export]], dataset_id: str) -> Response:
+    """The response for ``export`` (``exports.csv_for`` or ``csv_head``) of the request's table."""
+    arguments = csv_arguments.parse_args()
+    table = arguments["table"]
+    dataset, made = export(get_storage(), dataset_id, table, arguments["root"], arguments["excel"])
+    return _download(made.chunks, made.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, table))
 
 
 def _workbook_name(filename: str) -> str:
