@@ -159,6 +159,13 @@ def temp_files(pids: list[int], folder: Path) -> dict[str, int]:
     return found
 
 
+def export_files(server: ApiServer, folder: Path) -> dict[str, int]:
+    """The temporary files of ``server`` (master and workers) in ``folder``, its TMPDIR, less
+    gunicorn's own worker heartbeat files (``wgunicorn-*``): what its exports have left open."""
+    found = temp_files([server.process.pid, *worker_pids(server)], folder)
+    return {path: size for path, size in found.items() if not Path(path).name.startswith("wgunicorn-")}
+
+
 @contextlib.contextmanager
 def held_response(url: str, path: str) -> Iterator[http.client.HTTPResponse]:
     """GET ``path`` on a connection whose receive buffer is small, so the server can send only a

@@ -21,6 +21,7 @@ from tests.probes import (
     all_datasets,
     api_server,
     assert_error,
+    export_files,
     held_response,
     incompressible_records,
     upload_json,
@@ -249,26 +250,32 @@ def test_an_outage_before_a_first_export_begins_is_a_503(s3, api):
     wait_for(lambda: ready(api), timeout=60)
 
 
-def test_an_outage_during_a_first_export_cuts_the_transfer_and_caches_nothing(s3, api):
+def test_an_outage_during_a_first_export_cuts_the_transfer_and_caches_nothing(s3, tmp_path):
     """S3 stops while a big first export streams: the client, which has the first bytes already,
-    sees the transfer break off (never a complete-looking file), and nothing is cached. Before the
-    export streamed, this was a 503 or a whole workbook, depending on how far it got."""
-    wait_for(lambda: ready(api), timeout=60)
-    dataset = upload_json(api, incompressible_records(24)).json()
-    with held_response(api, f"/datasets/{dataset['id']}/excel/") as response:
-        assert response.status == 200
-        received = response.read(64 * 1024)
-        s3.stop()
-        with pytest.raises(http.client.IncompleteRead) as cut:
-            response.read()
-    received += cut.value.partial
-    with pytest.raises(zipfile.BadZipFile):
-        zipfile.ZipFile(io.BytesIO(received))
+    sees the transfer break off (never a complete-looking file), nothing is cached and no temporary
+    file is left. Before the export streamed, this was a 503 or a whole workbook, depending on how
+    far it got."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with api_server(s3.server, BUCKET, tmp_path, TMPDIR=str(temp), **SETTINGS) as server:
+        api = server.url
+        wait_for(lambda: ready(api), timeout=60)
+        dataset = upload_json(api, incompressible_records(24, child_every=10)).json()
+        with held_response(api, f"/datasets/{dataset['id']}/excel/") as response:
+            assert response.status == 200
+            received = response.read(64 * 1024)
+            s3.stop()
+            with pytest.raises(http.client.IncompleteRead) as cut:
+                response.read()
+        received += cut.value.partial
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(io.BytesIO(received))
+        wait_for(lambda: export_files(server, temp) == {}, timeout=60)
 
-    s3.restart()
-    wait_for(lambda: ready(api), timeout=60)
-    stored = s3.keys()
-    assert [key for key in stored if key.startswith(f"exports/{dataset['id']}/workbook")] == []
-    again = requests.get(f"{api}/datasets/{dataset['id']}/excel/", timeout=120)
-    with zipfile.ZipFile(io.BytesIO(again.content)) as workbook:
-        assert workbook.testzip() is None
+        s3.restart()
+        wait_for(lambda: ready(api), timeout=60)
+        stored = s3.keys()
+        assert [key for key in stored if key.startswith(f"exports/{dataset['id']}/workbook")] == []
+        again = requests.get(f"{api}/datasets/{dataset['id']}/excel/", timeout=120)
+        with zipfile.ZipFile(io.BytesIO(again.content)) as workbook:
+            assert workbook.testzip() is None

@@ -7,21 +7,19 @@ small receive buffer (``probes.held_response``) decides how far a streamed respo
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.probes import (
     api_server,
+    export_files,
     export_keys,
     held_response,
     incompressible_records,
     s3_client,
-    temp_files,
     upload_json,
     wait_for,
-    worker_pids,
 )
 
 BUCKET = "streaming"
@@ -48,9 +46,7 @@ def big_dataset(server) -> dict:
 
 
 def open_files(server) -> dict[str, int]:
-    """The server's temporary files, less gunicorn's own worker heartbeat files (``wgunicorn-*``)."""
-    found = temp_files([server.process.pid, *worker_pids(server)], server.temp)
-    return {path: size for path, size in found.items() if not Path(path).name.startswith("wgunicorn-")}
+    return export_files(server, server.temp)
 
 
 def test_a_first_export_is_sent_while_it_is_made_and_cached_only_once_whole(server, bucket):
