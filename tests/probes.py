@@ -4,8 +4,10 @@
 that stops half-way or headers without a body speak HTTP/1.1 over a plain socket instead.
 """
 
+import codecs
 import contextlib
 import http.client
+import io
 import json
 import os
 import socket
@@ -16,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
+import ijson
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
@@ -214,3 +217,24 @@ def incompressible_records(megabytes: int, child_every: int = 0) -> bytes:
             record["items"] = [{"k": number, "v": os.urandom(100).hex()}]
         records.append(record)
     return json.dumps(records).encode()
+
+
+class Collected(io.BytesIO):
+    """What ``upload.receive`` writes its checked bytes to in a test: a file that also takes a format."""
+
+    format = ""
+
+
+def readable(body: bytes) -> bool:
+    """Whether the export reads ``body``: ijson with doubles or, failing that, exactly (Decimal and
+    unbounded int), the order it tries them in; after a UTF-8 byte-order mark, which the contract
+    has the export ignore."""
+    text = body.removeprefix(codecs.BOM_UTF8)
+    for use_float in (True, False):
+        try:
+            for _event in ijson.basic_parse(io.BytesIO(text), use_float=use_float):
+                pass
+        except Exception:  # whatever it raises, it does not read it
+            continue
+        return True
+    return False
