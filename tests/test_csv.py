@@ -110,3 +110,21 @@ def test_head_gives_the_headers_without_converting_and_knows_the_tables(live_ser
     made = requests.get(url, params={"table": "orders"}, timeout=30).content
     after = requests.head(url, params={"table": "orders"}, timeout=30)
     assert after.headers["Content-Length"] == str(len(made))
+
+
+def test_json_lines_export_a_row_per_line_and_refuse_a_root(live_server):
+    lines = b'{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n'
+    response = requests.post(
+        f"{live_server}/datasets/",
+        params={"filename": "events.jsonl"},
+        data=lines,
+        headers={"Content-Type": "application/x-ndjson"},
+        timeout=30,
+    )
+    dataset = response.json()
+    assert dataset["format"] == "jsonl"
+
+    assert csv(live_server, dataset).content == b"a,b\r\n1,x\r\n2,y\r\n"
+    message = assert_error(csv(live_server, dataset, root="/a"), 400)
+    assert "JSON Lines" in message
+    assert_error(requests.get(f"{live_server}/datasets/{dataset['id']}/excel/?root=/a", timeout=30), 400)
