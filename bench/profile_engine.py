@@ -22,14 +22,13 @@ import cProfile
 import importlib.util
 import json
 import pstats
-import random
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.make_dataset import FIRST_NAMES, WORDS, write_dataset
+from bench.make_dataset import write_dataset
 from service.export import dates, tables
 from service.export.csvfile import write_csv
 from service.export.model import Date, TableModel
@@ -38,57 +37,6 @@ from service.export.xlsx import write_xlsx
 OUT = Path(__file__).parent / "out"
 Timing = tuple[float, float]
 """Best CPU seconds, best wall seconds."""
-
-
-# The issue-like dataset ------------------------------------------------------------------------------
-
-LABELS = ("bug", "enhancement", "documentation", "good first issue", "help wanted", "question", "wontfix")
-
-
-def _user(rng: random.Random) -> dict[str, object]:
-    login = f"{rng.choice(FIRST_NAMES).lower()}{rng.randrange(1000)}"
-    return {
-        "login": login,
-        "id": rng.randrange(10**8),
-        "type": "User",
-        "html_url": f"https://github.com/{login}",
-    }
-
-
-def _timestamp(rng: random.Random) -> str:
-    return (
-        f"20{rng.randrange(15, 26)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
-        f"T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"
-    )
-
-
-def issue(rng: random.Random, number: int) -> dict[str, object]:
-    """A record shaped like GitHub's issues: a user object, labels as an array of objects, an
-    assignee and a milestone null in most records, UTC date-times and multi-line bodies."""
-    closed = rng.random() < 0.6
-    labels = rng.sample(range(len(LABELS)), rng.randrange(0, 4))
-    return {
-        "id": 10**9 + number,
-        "number": number,
-        "title": " ".join(rng.choices(WORDS, k=rng.randrange(3, 9))),
-        "state": "closed" if closed else "open",
-        "user": _user(rng),
-        "labels": [{"id": 1000 + label, "name": LABELS[label], "default": label == 0} for label in labels],
-        "assignee": _user(rng) if rng.random() < 0.2 else None,
-        "milestone": {"id": rng.randrange(100), "due_on": _timestamp(rng)} if rng.random() < 0.1 else None,
-        "comments": rng.randrange(40),
-        "created_at": _timestamp(rng),
-        "closed_at": _timestamp(rng) if closed else None,
-        "body": "\n\n".join(" ".join(rng.choices(WORDS, k=rng.randrange(5, 30))) for _ in range(2)),
-    }
-
-
-def write_issues(path: Path, records: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as out:
-        out.write("[")
-        out.write(",\n".join(json.dumps(issue(rng, number), ensure_ascii=False) for number in range(records)))
-        out.write("]\n")
 
 
 # The phases ------------------------------------------------------------------------------------------
@@ -231,7 +179,7 @@ def dataset(shape: str, records: int) -> Path:
     OUT.mkdir(exist_ok=True)
     source = OUT / f"{shape}_{records}.json"
     if not source.exists():
-        (write_dataset if shape == "flat" else write_issues)(source, records)
+        write_dataset(source, records, shape=shape)
     return source
 
 
