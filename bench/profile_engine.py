@@ -10,8 +10,8 @@ dropped, with floats and exact; the whole xlsx export into a file; the main tabl
 detection alone (``dates.to_date`` over every string cell the row pass met, plus the length test
 before it), and the baselines a user would pick instead (flatterer's xlsx and CSV, rustpy-xlsxwriter
 from ``json.load``). Every figure is the best of R runs, in CPU seconds of this process and wall
-seconds: the machine is shared, so CPU time is the steadier figure for our single-threaded engine,
-while flatterer runs threads of its own, so its wall time is the one a user waits for (both printed).
+seconds (``process_time`` counts every thread of the process, Rust's included): on a shared machine
+CPU time is the steadier figure, wall time the one a user waits for.
 
 ``--profile PHASE`` runs that phase once under cProfile instead and prints the top of the profile.
 Nothing is asserted; the targets (issue 11 and 13) are printed beside the ratios.

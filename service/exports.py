@@ -121,7 +121,7 @@ def csv_for(
     opener = _opener(storage, dataset)
 
     def write(sink: "_Tee") -> None:
-        found = tables.rows(opener, model, exact=True, tables=[table.name])
+        found = tables.rows(opener, model, exact=True, detect_dates=False, tables=[table.name])
         csvfile.write_csv(table, (values for _, values in found), sink, excel=excel)
 
     return dataset, Export(_made(storage, dataset, name, CSV_MIMETYPE, write), None)
