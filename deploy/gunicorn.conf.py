@@ -7,6 +7,9 @@ from pathlib import Path
 
 from gunicorn import util
 
+# The repository root, for the settings check below: the ``gunicorn`` script (the image's command)
+# puts its own folder on sys.path, not the working directory, and ``chdir`` applies only later.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service import config as service_config
 
 # A setting that can never work stops the server here, in one line, before any worker starts
@@ -35,6 +38,19 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 # gunicorn 27's runtime-control socket lives at one fixed path per user; several servers on
 # one host (tests, replicas) would fight over it, and nothing here uses gunicornc.
 control_socket_disable = True
+
+
+def worker_int(worker) -> None:
+    """On a quick shutdown (SIGINT or SIGQUIT: Ctrl-C under ``make run``) a worker ends at once.
+
+    gunicorn would go on to ``sys.exit()``, and Python's own finalization, with boto3 and the
+    export's libraries loaded, takes a second or more on a busy machine: past graceful_timeout the
+    arbiter SIGKILLs the worker and logs "Perhaps out of memory?". Requests in flight are cut
+    either way; a graceful stop (SIGTERM) is not affected."""
+    worker.log.info("Worker exiting (pid: %s)", os.getpid())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:

@@ -22,6 +22,7 @@ import ijson
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
+from service import json_syntax
 from tests.servers import ApiServer, s3_environment, start_api
 
 
@@ -186,17 +187,6 @@ def held_response(url: str, path: str) -> Iterator[http.client.HTTPResponse]:
         connection.close()
 
 
-def s3_client(s3: EmbeddedS3):
-    """A boto3 client on ``s3``, to look at the bucket behind the API's back."""
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-        region_name="us-east-1",
-    )
-
-
 def export_keys(client, bucket: str, dataset_id: str) -> tuple[list[str], list[str]]:
     """The keys of what is cached for a dataset, and of the multipart uploads still in progress there."""
     prefix = f"exports/{dataset_id}"
@@ -238,3 +228,26 @@ def readable(body: bytes) -> bool:
             continue
         return True
     return False
+
+
+def bucket_client(s3: EmbeddedS3):
+    """A plain boto3 client on ``s3``, to look into the bucket behind the API's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def vouched(check, body: bytes, chunk_size: int) -> bool:
+    """Whether a fast ``check`` (json_syntax.FastCheck, json_lines.FastLinesCheck) fed ``body`` in
+    chunks of ``chunk_size`` vouches for it, rather than refusing."""
+    try:
+        for start in range(0, len(body), chunk_size):
+            check.feed(body[start : start + chunk_size])
+        check.close()
+    except json_syntax.Refused:
+        return False
+    return True

@@ -3,7 +3,7 @@ removes its object and its cached export (checked in the bucket itself)."""
 
 import requests
 
-from tests.probes import api_server, assert_error, s3_client, upload_json
+from tests.probes import api_server, assert_error, bucket_client, upload_json
 
 
 def test_a_restart_of_the_api_loses_no_dataset(s3_server, tmp_path):
@@ -20,7 +20,7 @@ def test_a_restart_of_the_api_loses_no_dataset(s3_server, tmp_path):
 
 
 def test_deleting_removes_the_object_and_its_cached_export(s3_server, tmp_path):
-    client = s3_client(s3_server)
+    client = bucket_client(s3_server)
     with api_server(s3_server, "deletion", tmp_path) as api:
         kept = upload_json(api.url, b"[1]").json()["id"]
         gone = upload_json(api.url, b'[{"x": 1}]').json()["id"]
@@ -42,7 +42,7 @@ def test_deleting_removes_the_object_and_its_cached_export(s3_server, tmp_path):
 def test_objects_the_api_did_not_write_are_skipped_or_refused_not_500(s3_server, tmp_path):
     """Keys and bodies put into the bucket by some other tool: listed only if they are datasets,
     and a body that is not JSON is a 422 on export, never a server error."""
-    client = s3_client(s3_server)
+    client = bucket_client(s3_server)
     client.create_bucket(Bucket="foreign")
     with api_server(s3_server, "foreign", tmp_path) as api:
         ours = upload_json(api.url, b"[1]").json()

@@ -13,11 +13,11 @@ import requests
 
 from tests.probes import (
     api_server,
+    bucket_client,
     export_files,
     export_keys,
     held_response,
     incompressible_records,
-    s3_client,
     upload_json,
     wait_for,
 )
@@ -36,7 +36,7 @@ def server(s3_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bucket(s3_server):
-    return s3_client(s3_server)
+    return bucket_client(s3_server)
 
 
 def big_dataset(server) -> dict:

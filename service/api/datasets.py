@@ -53,6 +53,15 @@ page_model = ns.model(
 )
 
 
+class File(fields.Raw):
+    """A response body that is a file, not JSON (Swagger 2.0's ``type: file``)."""
+
+    __schema_type__ = "file"
+
+
+DOWNLOAD = File()
+
+
 def limit(value: str) -> int:
     """A page size from 1 to MAX_LIMIT."""
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
@@ -120,13 +129,14 @@ class DatasetList(Resource):
         items, next_cursor = get_storage().list(arguments["limit"], arguments["cursor"])
         return {"items": items, "next_cursor": next_cursor}
 
+    # No `filename` parameter here: it names a raw-body upload, which Swagger UI cannot send
+    # (OpenAPI 2.0 allows a form or a body per operation, not both); the description has it.
     @ns.doc(
         description="Send the file as the multipart field `file`, or the raw JSON as the body with "
         "`Content-Type: application/json` and its name in `?filename=` (default dataset.json). "
         "JSON Lines: a file named `*.jsonl`/`*.ndjson`, `Content-Type: application/x-ndjson`, or "
         "detected. gzip: `Content-Encoding: gzip` on a raw body, or any gzip file; the limit is on "
         "the decompressed size. A UTF-8 byte-order mark is accepted; UTF-16 and UTF-32 are not.",
-        params={"filename": {"in": "query", "type": "string", "description": "Name for a raw-body upload"}},
     )
     @ns.expect(upload_arguments)
     @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
@@ -234,10 +244,18 @@ csv_arguments.add_argument("excel", type=flag, default=False, location="args")
 @ns.route("/<string:dataset_id>/excel/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetExcel(Resource):
+<<<<<<< HEAD
     @ns.doc(params=ROOT_PARAM)
     @ns.produces([exports.XLSX_MIMETYPE, "application/json"])  # errors are JSON
     @ns.response(200, "The workbook (.xlsx); streamed (chunked) while a first export is made")
     @_documented_errors(400, 404, 422)
+=======
+    # JSON first: Swagger UI renders a response example as XML for any type with "xml" in its
+    # name, as the xlsx type has, and the examples here are the JSON errors.
+    @ns.produces(["application/json", XLSX_MIMETYPE])
+    @ns.response(200, f"The workbook ({XLSX_MIMETYPE})", DOWNLOAD)
+    @_documented_errors(404, 422)
+>>>>>>> main
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
         return _workbook_download(exports.workbook_for, dataset_id)
