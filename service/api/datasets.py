@@ -244,24 +244,20 @@ csv_arguments.add_argument("excel", type=flag, default=False, location="args")
 @ns.route("/<string:dataset_id>/excel/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetExcel(Resource):
-<<<<<<< HEAD
-    @ns.doc(params=ROOT_PARAM)
-    @ns.produces([exports.XLSX_MIMETYPE, "application/json"])  # errors are JSON
-    @ns.response(200, "The workbook (.xlsx); streamed (chunked) while a first export is made")
-    @_documented_errors(400, 404, 422)
-=======
     # JSON first: Swagger UI renders a response example as XML for any type with "xml" in its
     # name, as the xlsx type has, and the examples here are the JSON errors.
-    @ns.produces(["application/json", XLSX_MIMETYPE])
-    @ns.response(200, f"The workbook ({XLSX_MIMETYPE})", DOWNLOAD)
-    @_documented_errors(404, 422)
->>>>>>> main
+    @ns.doc(params=ROOT_PARAM)
+    @ns.produces(["application/json", exports.XLSX_MIMETYPE])
+    @ns.response(
+        200, f"The workbook ({exports.XLSX_MIMETYPE}); chunked while a first export is made", DOWNLOAD
+    )
+    @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
         return _workbook_download(exports.workbook_for, dataset_id)
 
     @ns.doc(params=ROOT_PARAM)
-    @ns.produces([exports.XLSX_MIMETYPE, "application/json"])
+    @ns.produces(["application/json", exports.XLSX_MIMETYPE])
     @ns.response(200, "The headers the workbook would come with; Content-Length once it is cached")
     @_documented_errors(400, 404)
     def head(self, dataset_id: str) -> Response:
@@ -273,15 +269,15 @@ class DatasetExcel(Resource):
 @ns.param("dataset_id", "The dataset's id")
 class DatasetCsv(Resource):
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
-    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
+    @ns.produces(["application/json", "text/csv"])
+    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); chunked while it is first made", DOWNLOAD)
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export one table of a dataset as CSV."""
         return _csv_download(exports.csv_for, dataset_id)
 
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
+    @ns.produces(["application/json", "text/csv"])
     @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
     @_documented_errors(400, 404, 422)
     def head(self, dataset_id: str) -> Response:
