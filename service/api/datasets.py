@@ -249,9 +249,7 @@ class DatasetExcel(Resource):
     @ns.doc(params=ROOT_PARAM)
     @ns.produces(["application/json", exports.XLSX_MIMETYPE])
     @ns.response(
-        200,
-        f"The workbook ({exports.XLSX_MIMETYPE}); streamed (chunked) while a first export is made",
-        DOWNLOAD,
+        200, f"The workbook ({exports.XLSX_MIMETYPE}); chunked while a first export is made", DOWNLOAD
     )
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
@@ -271,15 +269,15 @@ class DatasetExcel(Resource):
 @ns.param("dataset_id", "The dataset's id")
 class DatasetCsv(Resource):
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
-    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
+    @ns.produces(["application/json", "text/csv"])
+    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); chunked while it is first made", DOWNLOAD)
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export one table of a dataset as CSV."""
         return _csv_download(exports.csv_for, dataset_id)
 
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
+    @ns.produces(["application/json", "text/csv"])
     @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
     @_documented_errors(400, 404, 422)
     def head(self, dataset_id: str) -> Response:
