@@ -14,7 +14,7 @@ from .. import exports, ids, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..storage import XLSX_MIMETYPE, get_storage
 from .auth import require_token
-from .errors import error_model
+from .errors import documented_errors
 
 ns = Namespace("datasets", description="JSON datasets and their Excel exports", decorators=[require_token])
 
@@ -86,22 +86,7 @@ upload_arguments.add_argument("file", location="files", type=FileStorage, requir
 
 def _documented_errors(*codes: int):
     """Document the error responses a call can give, each with the Error model."""
-    descriptions = {
-        400: "Bad request (the message says what)",
-        401: "A valid bearer token is required (when API_TOKENS is set)",
-        404: "No such dataset",
-        413: "Upload larger than MAX_UPLOAD_BYTES",
-        415: "Content type is neither multipart/form-data nor application/json",
-        422: "The data cannot become a spreadsheet",
-        503: "Storage is unreachable",
-    }
-
-    def decorate(method):
-        for code in (*codes, 401, 503):
-            method = ns.response(code, descriptions[code], error_model)(method)
-        return method
-
-    return decorate
+    return documented_errors(ns, *codes)
 
 
 @ns.route("/")
