@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, storage
+from . import api, config, storage, web
 
 # Room for the multipart envelope around the largest allowed file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -31,5 +31,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     storage.init_app(app)
+    web.init_app(app)  # before the API, whose Api claims / for itself (an empty 404)
     api.init_app(app)
     return app
