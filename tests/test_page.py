@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,3 +347,24 @@ def test_the_page_is_served_with_a_strict_content_security_policy(live_server):
     assert "<script>" not in response.text and "style=" not in response.text
     script = requests.get(f"{live_server}/assets/page.js")
     assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
+
+
+def test_more_datasets_come_a_page_at_a_time_with_the_focus_on_the_first_new_one(visit, live_server):
+    page_size = 100  # the page's, as the API's default
+    listed = requests.get(f"{live_server}/datasets/", params={"limit": 1000}).json()["items"]
+    names = [unique("paged") for _ in range(max(0, page_size + 1 - len(listed)))]
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda name: requests.post(f"{live_server}/datasets/", files={"file": (name, "[]")}), names
+            )
+        )
+    tab = visit(live_server)
+    page = tab.page
+    rows = page.locator("#datasets tbody tr")
+    expect(rows).to_have_count(page_size)
+    page.get_by_role("button", name="Show more datasets").click()
+    expect(rows.nth(page_size).get_by_role("link")).to_be_focused()
+    assert rows.count() > page_size
+    expect(page.get_by_role("status")).to_contain_text("more datasets shown")
+    tab.assert_well_behaved()

@@ -41,7 +41,11 @@ function previewTable(preview) {
   const rows = preview.rows.map((values) =>
     el("tr", {}, ...values.map((value) => el("td", { class: value === null ? "null" : null, text: formatCell(value) }))),
   );
-  const caption = `First ${rowCount(preview.rows.length)} of ${rowCount(preview.total_rows)} in ${preview.name}`;
+  const shown = preview.rows.length;
+  const caption =
+    shown === preview.total_rows
+      ? `All ${rowCount(shown)} of ${preview.name}`
+      : `The first ${shown.toLocaleString("en")} of ${rowCount(preview.total_rows)} of ${preview.name}`;
   return el(
     "div",
     { class: "scroll preview", role: "region", tabindex: "0", "aria-label": caption },
@@ -52,14 +56,18 @@ function previewTable(preview) {
 /** A table's heading, facts and CSV download, with room for its preview. */
 function tableSection(id, table) {
   const facts = [rowCount(table.rows), `${table.columns.length} columns`];
-  if (table.parent) facts.push(`rows of ${table.parent}`);
+  if (table.parent) facts.push(`each row belongs to a row of ${table.parent}`);
   const preview = el("div", { class: "hint", text: "Loading the first rows…" });
   const section = el(
     "section",
     { class: "table", "aria-label": `Table ${table.name}` },
     el("h4", { text: table.name }),
-    el("p", { class: "hint", text: facts.join(" · ") }),
-    el("p", {}, el("a", { class: "button", href: csvPath(id, table.name), download: "", text: `Download ${table.name} as CSV` })),
+    el(
+      "div",
+      { class: "table-facts" },
+      el("p", { class: "hint", text: facts.join(" · ") }),
+      el("a", { class: "button", href: csvPath(id, table.name), download: "", text: `Download ${table.name} as CSV` }),
+    ),
     preview,
   );
   return { section, preview };

@@ -2,7 +2,7 @@
 // on request, with what was just uploaded at the top.
 
 import { ApiError, DATASETS, getJson } from "./api.js";
-import { el, show } from "./dom.js";
+import { el, focus, show } from "./dom.js";
 import { formatSize, formatTime } from "./format.js";
 
 /** The page's own link to a dataset (works without the script too). */
@@ -43,9 +43,13 @@ export function setUpDatasetList({ table, message, empty, nextLink, more, signIn
     signIn.hidden = true;
     try {
       const page = await getJson(pageUrl(size, cursor));
-      body.append(...page.items.filter((dataset) => !row(dataset.id)).map(datasetRow));
+      const added = page.items.filter((dataset) => !row(dataset.id)).map(datasetRow);
+      body.append(...added);
       nextCursor = page.next_cursor;
-      if (cursor) announce(`${page.items.length} more datasets shown.`);
+      if (cursor) {
+        announce(`${added.length} more datasets shown.`);
+        if (added.length) focus(added[0].querySelector("a"));
+      }
     } catch (error) {
       show(message, error.message);
       signIn.hidden = !(error instanceof ApiError && error.status === 401);
