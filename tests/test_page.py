@@ -295,6 +295,16 @@ def test_the_page_works_without_javascript(visit, live_server):
     expect(link).to_have_attribute("href", f"?dataset={listed[mine]['id']}")
     expect(page.get_by_role("button", name="Upload")).to_be_visible()
     expect(page.get_by_label("Choose JSON, JSON Lines or gzip files")).to_be_visible()
+    link.click()
+    expect(page.locator("#dataset-heading")).to_have_text(name)
+    expect(page.locator("#dataset-info")).to_contain_text(f"({len(json.dumps(PEOPLE))} bytes)")
+    name_, original = downloaded(page, page.get_by_role("link", name="Download the original"))
+    assert (name_, original) == (name, json.dumps(PEOPLE).encode())
+    assert page.get_by_role("button", name="Delete…").is_hidden()  # it needs the script
+
+    page.goto(f"{live_server}/?dataset=01M8SQ3MK38Y1FXM2HS98JS0YT")
+    expect(page.locator("#dataset-heading")).to_have_text("Dataset not available")
+    expect(page.locator("#tables-message")).to_have_text("No dataset with id '01M8SQ3MK38Y1FXM2HS98JS0YT'.")
 
 
 def test_the_page_has_no_serious_accessibility_violations(visit, live_server, tmp_path):

@@ -34,15 +34,18 @@ SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 @bp.route("/")
 def index() -> str:
-    """The page; with the API open, its first page of datasets is in the HTML already."""
-    listing = None
+    """The page. With the API open, what it shows is in the HTML already: a page of datasets, and
+    the one named by ``?dataset=``; with tokens, the script fetches it once it has one."""
+    listing = shown = None
     if not current_app.config["API_TOKENS"]:
-        listing = _first_page(request.args.get("cursor"))
-    return render_template("page.html", listing=listing, page_size=DEFAULT_LIMIT)
+        listing = _listing(request.args.get("cursor"))
+        if "dataset" in request.args:
+            shown = _dataset(request.args["dataset"])
+    return render_template("page.html", listing=listing, shown=shown, page_size=DEFAULT_LIMIT)
 
 
-def _first_page(after: str | None) -> dict:
-    """The datasets a server-rendered page shows, or the error that stopped it, as the API says it."""
+def _listing(after: str | None) -> dict:
+    """A page of datasets after ``after``, or the error that stopped it, as the API says it."""
     try:
         start = cursor(after) if after else None
         items, next_cursor = get_storage().list(DEFAULT_LIMIT, start)
@@ -51,6 +54,14 @@ def _first_page(after: str | None) -> dict:
     except DatasetError as error:
         return {"items": [], "next_cursor": None, "error": error.message}
     return {"items": items, "next_cursor": next_cursor, "error": None}
+
+
+def _dataset(dataset_id: str) -> dict:
+    """The dataset a link to the page names, or the API's message for why it cannot be shown."""
+    try:
+        return {"dataset": get_storage().get(dataset_id), "error": None}
+    except DatasetError as error:
+        return {"dataset": None, "error": error.message}
 
 
 @bp.after_request

@@ -157,6 +157,8 @@ export function setUpDatasetView(parts) {
     );
   });
 
+  remove.hidden = false;
+  close.hidden = false;
   remove.addEventListener("click", () => {
     if (!shown) return;
     deleteText.textContent = `"${shown.filename}" (${shown.id}) and its exports will be deleted. This cannot be undone.`;
