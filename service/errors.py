@@ -50,3 +50,10 @@ class NotTabular(DatasetError):
 
 class StorageUnavailable(DatasetError):
     status = 503
+
+
+class StorageMisconfigured(DatasetError):
+    """S3 refuses in a way no retry heals (credentials, permissions, the bucket): the operator's
+    to fix, so a 500-class answer that names S3's error code rather than "try again"."""
+
+    status = 500

@@ -8,11 +8,13 @@ from typing import IO
 
 from . import excel
 from .errors import StorageUnavailable
-from .storage import Dataset, Storage, translate_errors
+from .storage import Dataset, Storage
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024**2  # per read from S3 or the temporary file, and per write to the client
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORKBOOK = "workbook.xlsx"  # the default export's name among the dataset's exports
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,19 @@ class Workbook:
 def workbook_for(storage: Storage, dataset_id: str) -> tuple[Dataset, Workbook]:
     """The dataset and its spreadsheet: from the cache if it holds one made from these bytes,
     otherwise converted now (into a temporary file, never whole in memory) and cached."""
-    dataset, cached = storage.get_with_export(dataset_id)
+    dataset, cached = storage.get_export(dataset_id, WORKBOOK)
     if cached is not None:
-        return dataset, Workbook(
-            closing_chunks(cached.body, cached.body.iter_chunks(CHUNK_SIZE)), cached.length
-        )
+        return dataset, Workbook(cached.chunks(CHUNK_SIZE), cached.length)
     made = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
     try:
-        with translate_errors(dataset.id):  # S3 failing while the object is read is a 503
-            excel.write_workbook(lambda: storage.open_content(dataset.id).body, made)
+        excel.write_workbook(lambda: storage.open_content(dataset.id), made)
         length = made.tell()
         made.seek(0)
         try:
-            storage.save_export(dataset, made)
+            with storage.export_writer(dataset, WORKBOOK, XLSX_MIMETYPE) as cache:
+                while chunk := made.read(CHUNK_SIZE):
+                    cache.write(chunk)
+                cache.commit()
         except StorageUnavailable as error:
             # The workbook is made: the client gets it; the next request makes it again.
             log.warning("export of %s not cached: %s", dataset.id, error.message)

@@ -2,60 +2,83 @@
 
 Layout of the bucket:
 - ``datasets/<id>``: the uploaded bytes, exactly; the object's own metadata carries the
-  filename (percent-encoded, since S3 metadata is ASCII) and the size.
-- ``exports/<id>.xlsx``: the cached spreadsheet, tagged with the ETag of the dataset it was
-  made from, so a cache entry is only ever served for the bytes it was made from.
+  filename (percent-encoded, since S3 metadata is ASCII) and the format (``json`` or ``jsonl``).
+- ``exports/<id>/<name>``: what was made from a dataset (workbooks, CSV files, table surveys), each
+  tagged with the ETag of the dataset it was made from (``source-etag``), so an entry is only ever
+  served for the bytes it was made from. ``exports/<id>.xlsx`` is where older versions cached.
+
+Out of it come plain file-like streams (``StoredObject``) and the errors of ``service.errors``,
+never a botocore body or exception.
 """
 
 import logging
-import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from flask import Flask, current_app
 
 from . import ids
-from .errors import DatasetNotFound, StorageUnavailable
+from .errors import DatasetNotFound, StorageMisconfigured, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 DATASETS_PREFIX = "datasets/"
 EXPORTS_PREFIX = "exports/"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = ("json", "jsonl")
+CONTENT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson"}
+# S3 wants every part but the last to be at least 5 MiB; 8 MiB is what boto3's transfers use.
+PART_SIZE = 8 * 1024**2
+CHUNK_SIZE = 1024**2  # per read of a stored object handed out as chunks
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _NO_BUCKET_CODES = {"NoSuchBucket"}
-# Bounded, deliberate failure: a dead endpoint is reported as 503 in seconds rather than
-# hanging a worker thread through botocore's default retries and 60 s timeouts.
-_CLIENT_CONFIG = Config(
-    connect_timeout=3,
-    read_timeout=15,
-    retries={"mode": "standard", "total_max_attempts": 2},
-    max_pool_connections=32,
-    # Checksums only where S3 requires them: several S3-compatible servers reject or
-    # mishandle the CRC trailers newer botocore sends by default.
-    request_checksum_calculation="when_required",
-    response_checksum_validation="when_required",
-    s3={"addressing_style": "path"},
-)
-_TRANSFER_CONFIG = TransferConfig(
-    multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2, max_concurrency=4
-)
-# A streamed upload (StreamingUpload) holds its parts in memory: at most this many at once
-# (s3transfer's setting, which boto3's constructor does not take).
-_TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
-METADATA_CACHE_ENTRIES = 20_000  # about 10 MB per worker; 200 list pages of 100
-_STREAM_QUEUE_CHUNKS = 32  # chunks handed from the request thread to a StreamingUpload, at most
+# S3 errors that no retry heals: the settings or the bucket are wrong. A 500-class error naming
+# the code, not "unreachable, try again".
+_MISCONFIGURED_CODES = {
+    "AccessDenied",
+    "AccountProblem",
+    "AllAccessDisabled",
+    "AuthorizationHeaderMalformed",
+    "InvalidAccessKeyId",
+    "InvalidBucketName",
+    "NoSuchBucket",
+    "PermanentRedirect",
+    "SignatureDoesNotMatch",
+}
+# What the network does, as opposed to what botocore was told (a missing credential, a bad parameter).
+_UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the bucket is and how patiently to talk to it (see the README's Settings)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    connect_timeout: float = 3
+    read_timeout: float = 15
+    max_attempts: int = 2
+    max_pool_connections: int = 32
+    # Parts of one upload sent at once: its memory is at most this many parts plus one filling.
+    parts_in_flight: int = 4
+    metadata_cache_entries: int = 20_000  # about 10 MB per process; 200 list pages of 100
+    ready_timeout: float = 2  # /readyz answers within about this, whatever S3 does
 
 
 @dataclass(frozen=True)
@@ -65,14 +88,182 @@ class Dataset:
     size: int
     created_at: datetime
     etag: str
+    format: str = "json"
 
 
-@dataclass(frozen=True)
 class StoredObject:
-    """An open object body to stream to a client; close it when done."""
+    """An open stored object: ``read`` it like a file or take its ``chunks``; close it when done.
+    S3 failing half-way raises StorageUnavailable, like any other storage call."""
 
-    body: Any  # botocore StreamingBody: read(), iter_chunks(), close()
-    length: int
+    def __init__(self, body: Any, length: int) -> None:
+        self._body = body  # botocore's StreamingBody, which stays in this module
+        self.length = length
+
+    def read(self, size: int = -1) -> bytes:
+        with _s3_errors():
+            return self._body.read(None if size < 0 else size)
+
+    def chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The rest of the object in pieces of ``size``, closed at the end or when given up."""
+        try:
+            while chunk := self.read(size):
+                yield chunk
+        finally:
+            self.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> "StoredObject":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+T = TypeVar("T")
+
+
+class ObjectWriter(Generic[T]):
+    """A new object written as it is produced, invisible until ``commit()``.
+
+    ``write`` buffers; each time a part's worth (8 MiB) has accumulated it is sent with an explicit
+    ``upload_part`` (the multipart upload is created for the first one), at most
+    ``parts_in_flight`` at once on threads of the writer's own, so sending overlaps producing.
+    ``commit`` sends the rest and completes the upload; a body smaller than one part is one
+    ``put_object`` then. ``abort`` (or leaving a ``with`` block on an exception) aborts the
+    multipart upload, so nothing is left behind. ``on_commit`` turns the new object's ETag into
+    what ``commit`` returns.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        metadata: dict[str, str],
+        parts_in_flight: int,
+        on_commit: Callable[[str, int], T],
+    ) -> None:
+        self._client, self._bucket, self.key = client, bucket, key
+        self._content_type, self._metadata = content_type, dict(metadata)
+        self._on_commit = on_commit
+        self._parts_in_flight = parts_in_flight
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Future] = []
+        self._slots = threading.BoundedSemaphore(parts_in_flight)
+        self._pool: ThreadPoolExecutor | None = None
+        self._open = True
+        self.size = 0
+
+    @property
+    def started(self) -> bool:
+        """Whether a part has gone, which fixes the object's metadata and content type."""
+        return self._upload_id is not None
+
+    def describe(self, *, content_type: str, metadata: dict[str, str]) -> None:
+        """Change what the object will say about itself; only before a part has gone (``started``)."""
+        if self.started:
+            raise RuntimeError("the object's metadata is sent with its first part")
+        self._content_type, self._metadata = content_type, {**self._metadata, **metadata}
+
+    def write(self, data: bytes) -> None:
+        """Add ``data``; sends a part whenever 8 MiB have accumulated (waits while
+        ``parts_in_flight`` are on their way). StorageUnavailable if a part failed."""
+        if not self._open:
+            raise RuntimeError("write after commit or abort")
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= PART_SIZE:
+            part = bytes(memoryview(self._buffer)[:PART_SIZE])
+            del self._buffer[:PART_SIZE]
+            self._send(part)
+
+    def commit(self) -> T:
+        """Make the object whole and visible, and return what ``on_commit`` makes of it."""
+        if not self._open:
+            raise RuntimeError("commit after commit or abort")
+        with _s3_errors():
+            if self._upload_id is None:
+                etag = self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=self.key,
+                    Body=bytes(self._buffer),
+                    ContentType=self._content_type,
+                    Metadata=self._metadata,
+                )["ETag"]
+            else:
+                if self._buffer:
+                    self._send(bytes(self._buffer))
+                numbered = enumerate(self._parts, start=1)
+                parts = [{"PartNumber": number, "ETag": part.result()} for number, part in numbered]
+                etag = self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": parts},
+                )["ETag"]
+        self._close()
+        return self._on_commit(etag, self.size)
+
+    def abort(self) -> None:
+        """Give up: parts in flight are waited for, then the multipart upload is aborted."""
+        if not self._open:
+            return
+        self._close()
+        if self._upload_id is not None:
+            try:
+                with _s3_errors():
+                    self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
+                    )
+            except StorageUnavailable as error:
+                # The bucket's lifecycle rule for incomplete uploads is what is left to clean it.
+                log.warning("multipart upload of %s not aborted: %s", self.key, error.message)
+
+    def __enter__(self) -> "ObjectWriter[T]":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def _send(self, part: bytes) -> None:
+        with _s3_errors():
+            if self._upload_id is None:
+                self._upload_id = self._client.create_multipart_upload(
+                    Bucket=self._bucket, Key=self.key, ContentType=self._content_type, Metadata=self._metadata
+                )["UploadId"]
+                self._pool = ThreadPoolExecutor(self._parts_in_flight, thread_name_prefix="s3-part")
+            self._raise_failed_part()
+            self._slots.acquire()  # the bound on parts held in memory
+            assert self._pool is not None
+            self._parts.append(self._pool.submit(self._upload_part, len(self._parts) + 1, part))
+
+    def _upload_part(self, number: int, part: bytes) -> str:
+        try:
+            return self._client.upload_part(
+                Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part
+            )["ETag"]
+        finally:
+            self._slots.release()
+
+    def _raise_failed_part(self) -> None:
+        for part in self._parts:
+            if part.done() and part.exception() is not None:
+                part.result()
+
+    def _close(self) -> None:
+        self._open = False
+        self._buffer = bytearray()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class _MetadataCache:
@@ -109,84 +300,96 @@ class _MetadataCache:
             self._entries.pop(dataset_id, None)
 
 
-class Storage:
-    """Datasets and their cached exports in one bucket."""
+def _client_config(settings: StorageSettings, timeout: float | None = None) -> Config:
+    """Bounded, deliberate failure: a dead endpoint is a 503 in seconds rather than a worker thread
+    hung through botocore's default retries and 60 s timeouts. ``timeout`` makes a client that tries
+    once and gives up within it (the readiness probe's)."""
+    quick = timeout is not None
+    return Config(
+        connect_timeout=timeout / 2 if quick else settings.connect_timeout,
+        read_timeout=timeout / 2 if quick else settings.read_timeout,
+        retries={"mode": "standard", "total_max_attempts": 1 if quick else settings.max_attempts},
+        max_pool_connections=settings.max_pool_connections,
+        # Checksums only where S3 requires them: several S3-compatible servers reject or
+        # mishandle the CRC trailers newer botocore sends by default.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"},
+    )
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None, region: str | None = None) -> None:
-        self.bucket = bucket
-        self.endpoint_url = endpoint_url
-        self.region = region
-        self._client: Any = None
+
+class Storage:
+    """Datasets and what is made from them, in one bucket."""
+
+    def __init__(self, settings: StorageSettings) -> None:
+        self.settings = settings
+        self.bucket = settings.bucket
+        self._clients: dict[float | None, Any] = {}
         self._client_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-head")
-        self._known = _MetadataCache(METADATA_CACHE_ENTRIES)
+        self._known = _MetadataCache(settings.metadata_cache_entries)
 
     @property
     def client(self) -> Any:
         """The boto3 client, made on first use (clients are thread-safe; sessions are not)."""
-        with self._client_lock:
-            if self._client is None:
-                session = boto3.session.Session()
-                self._client = session.client(
-                    "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG
-                )
-            return self._client
+        return self._client_with(None)
 
-    def ensure_bucket(self) -> None:
-        """Create the bucket if it does not exist yet."""
-        with translate_errors():
+    def _client_with(self, timeout: float | None) -> Any:
+        with self._client_lock:
+            if timeout not in self._clients:
+                self._clients[timeout] = boto3.session.Session().client(
+                    "s3",
+                    endpoint_url=self.settings.endpoint_url,
+                    region_name=self.settings.region,
+                    config=_client_config(self.settings, timeout),
+                )
+            return self._clients[timeout]
+
+    def ensure_bucket(self, *, quick: bool = False) -> None:
+        """Create the bucket if it does not exist yet; ``quick``: within ``ready_timeout`` per call."""
+        client = self._client_with(self.settings.ready_timeout) if quick else self.client
+        with _s3_errors():
             try:
-                self.client.head_bucket(Bucket=self.bucket)
+                client.head_bucket(Bucket=self.bucket)
                 return
             except ClientError as error:
                 if _error_code(error) not in _NOT_FOUND_CODES | _NO_BUCKET_CODES:
                     raise
             params: dict[str, Any] = {"Bucket": self.bucket}
-            if self.region and self.region != "us-east-1":
-                params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            region = self.settings.region
+            if region and region != "us-east-1":
+                params["CreateBucketConfiguration"] = {"LocationConstraint": region}
             try:
-                self.client.create_bucket(**params)
+                client.create_bucket(**params)
                 log.info("created bucket %s", self.bucket)
             except ClientError as error:
                 if _error_code(error) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                     raise
 
-    def save(self, body: IO[bytes], filename: str, size: int) -> Dataset:
-        """Store a validated upload under a new id (multipart for big bodies)."""
+    def dataset_writer(self, filename: str, format: str = "json") -> ObjectWriter[Dataset]:
+        """A new dataset under a new id, stored as its bytes are written; ``commit()`` returns it.
+        Its format may change (``describe``) until its first part has gone."""
         dataset_id = ids.new_id()
-        with translate_errors():
-            self._store(body, dataset_id, filename, size)
-        return self.get(dataset_id)
 
-    def _store(self, body: IO[bytes], dataset_id: str, filename: str, size: int) -> None:
-        """Send ``body`` to the dataset's key with the metadata every dataset carries."""
-        self.client.upload_fileobj(
-            body,
+        def stored(etag: str, size: int) -> Dataset:
+            dataset = Dataset(dataset_id, filename, size, ids.created_at(dataset_id), etag, format)
+            return self._known.keep(dataset)
+
+        writer: ObjectWriter[Dataset] = ObjectWriter(
+            self.client,
             self.bucket,
             _dataset_key(dataset_id),
-            ExtraArgs={
-                "Metadata": {"filename": quote(filename, safe=""), "size": str(size)},
-                "ContentType": "application/json",
-            },
-            Config=_TRANSFER_CONFIG,
+            content_type=CONTENT_TYPES[format],
+            metadata=dataset_metadata(filename, format),
+            parts_in_flight=self.settings.parts_in_flight,
+            on_commit=stored,
         )
-
-    @contextmanager
-    def upload(self, filename: str, size: int) -> Iterator["StreamingUpload"]:
-        """A new dataset of ``size`` bytes stored while its bytes still arrive: ``write()`` them,
-        then ``commit()``. Nothing is visible in the bucket before the commit; leaving the block
-        without one aborts the upload, so a rejected body leaves nothing behind."""
-        stored = StreamingUpload(self, filename, size)
-        try:
-            yield stored
-        except BaseException:
-            stored.abort()
-            raise
+        return writer
 
     def get(self, dataset_id: str) -> Dataset:
         """The dataset with this id, or DatasetNotFound."""
         _check_id(dataset_id)
-        with translate_errors(dataset_id):
+        with _s3_errors(dataset_id):
             head = self.client.head_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         return self._known.keep(_dataset(dataset_id, head))
 
@@ -207,7 +410,7 @@ class Storage:
             params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": DATASETS_PREFIX, "MaxKeys": limit}
             if start_after is not None:
                 params["StartAfter"] = start_after
-            with translate_errors():
+            with _s3_errors():
                 page = self.client.list_objects_v2(**params)
             listed = page.get("Contents", [])
             keys = [obj["Key"] for obj in listed]
@@ -234,181 +437,111 @@ class Storage:
             return None
 
     def delete(self, dataset_id: str) -> None:
-        """Delete a dataset and its cached export.
+        """Delete a dataset and everything made from it.
 
-        The export goes before the dataset and again after it, so it never outlives the dataset
-        (``get_with_export`` relies on that): a failure between the calls leaves a dataset without
-        an export, and an export a concurrent request cached meanwhile is caught by the second
-        delete or by ``save_export``'s own check.
+        The exports go before the dataset and again after it, so a delete cut short leaves a
+        dataset without exports rather than the reverse, and one a racing request made meanwhile
+        is caught by the second sweep (or by its own writer's check). A delete that finds no
+        dataset still sweeps what such a cut-short delete left. None of this is what keeps a
+        missing dataset's export from being served: ``get_export`` asks S3 for the dataset each time.
         """
         _check_id(dataset_id)  # before any key is made of it
-        export_key = _export_key(dataset_id)
         try:
             self.get(dataset_id)  # S3 deletes are silent about missing keys; we answer 404
         except DatasetNotFound:
-            with translate_errors(dataset_id):  # what a delete cut short may have left behind
-                self.client.delete_object(Bucket=self.bucket, Key=export_key)
+            self._delete_exports(dataset_id)
             raise
-        with translate_errors(dataset_id):
-            self._known.forget(dataset_id)
-            self.client.delete_object(Bucket=self.bucket, Key=export_key)
+        self._known.forget(dataset_id)
+        self._delete_exports(dataset_id)
+        with _s3_errors(dataset_id):
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
-            self.client.delete_object(Bucket=self.bucket, Key=export_key)
+        self._delete_exports(dataset_id)
+
+    def _delete_exports(self, dataset_id: str) -> None:
+        """Delete every object whose key starts with ``exports/<id>`` (ids are all one length, so
+        no other dataset's keys do)."""
+        with _s3_errors(dataset_id):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=EXPORTS_PREFIX + dataset_id
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
 
     def open_content(self, dataset_id: str) -> StoredObject:
         """The stored bytes of a dataset, as a stream."""
         _check_id(dataset_id)
-        with translate_errors(dataset_id):
+        with _s3_errors(dataset_id):
             response = self.client.get_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         return StoredObject(response["Body"], response["ContentLength"])
 
-    def get_with_export(self, dataset_id: str) -> tuple[Dataset, StoredObject | None]:
-        """The dataset, and its cached spreadsheet if there is one made from its bytes (else None).
+    def get_export(self, dataset_id: str, name: str) -> tuple[Dataset, StoredObject | None]:
+        """The dataset (DatasetNotFound if S3 does not have it) and the export ``name`` made from its
+        bytes, if one is cached (else None).
 
-        A dataset this process has read before, with the ETag the export was made from, is not
-        read again: an export never outlives its dataset (see ``delete``), so finding it is
-        finding the dataset. That saves a HEAD, a third of a cached export's time in the API.
+        The dataset is asked of S3 every time, never of this process's memory: an export is served
+        only while its dataset exists, whatever removed the dataset (a delete through another
+        replica, a lifecycle rule, ``mc rm``, a restore) and whatever an export racing a delete
+        left behind. The HEAD runs beside the export's GET, so it costs its latency once, not twice.
         """
         _check_id(dataset_id)
-        response = self._get_export(dataset_id)
-        if response is not None:
-            known = self._known.find(dataset_id, response["Metadata"].get("source-etag", ""))
-            if known is not None:
-                return known, StoredObject(response["Body"], response["ContentLength"])
+        head = self._executor.submit(self.get, dataset_id)
         try:
-            dataset = self.get(dataset_id)
+            with _s3_errors(dataset_id):
+                response = self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset_id, name))
+        except DatasetNotFound:
+            return head.result(), None
         except BaseException:
-            if response is not None:
-                response["Body"].close()
+            with suppress(Exception):
+                head.result()
             raise
-        return dataset, _made_from(dataset, response)
-
-    def _get_export(self, dataset_id: str) -> dict[str, Any] | None:
-        """The GetObject response of the cached spreadsheet, or None if there is none."""
+        exported = StoredObject(response["Body"], response["ContentLength"])
         try:
-            with translate_errors(dataset_id):
-                return self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset_id))
-        except DatasetNotFound:
-            return None
-
-    def save_export(self, dataset: Dataset, workbook: IO[bytes]) -> None:
-        """Cache a finished spreadsheet. One PUT replaces the object whole, so concurrent first
-        exports of one dataset each store a complete workbook; unlike upload_fileobj it leaves
-        ``workbook`` open for the caller to stream."""
-        with translate_errors(dataset.id):
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=_export_key(dataset.id),
-                Body=workbook,
-                ContentType=XLSX_MIMETYPE,
-                Metadata={"source-etag": dataset.etag},
-            )
-        # A delete that ran while the workbook was made may have removed the export key before this
-        # PUT; then the dataset is gone too, and the export must not outlive it.
-        try:
-            self.get(dataset.id)
-        except DatasetNotFound:
-            with translate_errors(dataset.id):
-                self.client.delete_object(Bucket=self.bucket, Key=_export_key(dataset.id))
+            dataset = head.result()
+        except BaseException:
+            exported.close()
             raise
+        if response["Metadata"].get("source-etag") != dataset.etag:
+            exported.close()
+            return dataset, None
+        return dataset, exported
+
+    def export_writer(self, dataset: Dataset, name: str, content_type: str) -> ObjectWriter[None]:
+        """A new export ``name`` of ``dataset``, tagged with its ETag. Its commit then checks that the
+        dataset still exists: a delete that ran meanwhile may have swept the exports before this one
+        was complete, and then it is deleted and DatasetNotFound raised."""
+        key = _export_key(dataset.id, name)
+
+        def check_dataset(_etag: str, _size: int) -> None:
+            try:
+                self.get(dataset.id)
+            except DatasetNotFound:
+                with _s3_errors(dataset.id):
+                    self.client.delete_object(Bucket=self.bucket, Key=key)
+                raise
+
+        return ObjectWriter(
+            self.client,
+            self.bucket,
+            key,
+            content_type=content_type,
+            metadata={"source-etag": dataset.etag},
+            parts_in_flight=self.settings.parts_in_flight,
+            on_commit=check_dataset,
+        )
 
 
-class _Aborted(Exception):
-    """Raised into the transfer by StreamingUpload.abort, so s3transfer aborts the multipart upload."""
-
-
-_END = object()
-
-
-class StreamingUpload:
-    """boto3's upload_fileobj in a thread of its own, reading from a queue the request thread fills.
-
-    s3transfer sends parts as they fill and completes the multipart upload (or PUTs a small body)
-    only on reaching the end, which ``commit()`` sends after the whole body checked out; an error
-    raised into it instead makes s3transfer abort the multipart upload.
-    """
-
-    def __init__(self, storage: Storage, filename: str, size: int) -> None:
-        self._storage = storage
-        self.dataset_id = ids.new_id()
-        self._chunks: queue.Queue = queue.Queue(maxsize=_STREAM_QUEUE_CHUNKS)
-        self._pending = bytearray()
-        self._ended = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._transfer, args=(filename, size), daemon=True)
-        self._thread.start()
-
-    def _transfer(self, filename: str, size: int) -> None:
-        try:
-            self._storage._store(self, self.dataset_id, filename, size)
-        except BaseException as error:  # handed to the request thread by _put and commit
-            self._error = error
-
-    def read(self, amount: int = -1) -> bytes:
-        """What s3transfer reads the body with, in its own thread."""
-        while not self._ended and (amount < 0 or len(self._pending) < amount):
-            chunk = self._chunks.get()
-            if chunk is _END:
-                self._ended = True
-            elif isinstance(chunk, _Aborted):
-                raise chunk
-            else:
-                self._pending += chunk
-        size = len(self._pending) if amount < 0 else min(amount, len(self._pending))
-        data = bytes(self._pending[:size])
-        del self._pending[:size]
-        return data
-
-    def write(self, chunk: bytes) -> None:
-        """Send the next bytes of the body (StorageUnavailable if the transfer failed)."""
-        self._put(chunk)
-
-    def commit(self) -> Dataset:
-        """End the body, wait for S3 to have it whole, and return the stored dataset."""
-        self._put(_END)
-        self._thread.join()
-        self._raise_error()
-        return self._storage.get(self.dataset_id)
-
-    def abort(self) -> None:
-        """Give up: the transfer aborts its multipart upload, or never PUTs."""
-        with suppress(StorageUnavailable):
-            self._put(_Aborted())
-        self._thread.join()
-
-    def _put(self, item: object) -> None:
-        """Queue ``item`` for the transfer thread; waits while the queue is full, unless the
-        transfer has ended (failed), which would otherwise leave the request waiting forever."""
-        while True:
-            self._raise_error()
-            if not self._thread.is_alive():
-                return
-            with suppress(queue.Full):
-                self._chunks.put(item, timeout=0.5)
-                return
-
-    def _raise_error(self) -> None:
-        if self._error is not None and not isinstance(self._error, _Aborted):
-            with translate_errors():
-                raise self._error
-
-
-def _made_from(dataset: Dataset, response: dict[str, Any] | None) -> StoredObject | None:
-    """The cached spreadsheet in ``response`` if it was made from the dataset's bytes (else closed)."""
-    if response is None:
-        return None
-    if response["Metadata"].get("source-etag") != dataset.etag:
-        response["Body"].close()
-        return None
-    return StoredObject(response["Body"], response["ContentLength"])
+def dataset_metadata(filename: str, format: str) -> dict[str, str]:
+    """The user metadata of a dataset's object (the size is the object's own length)."""
+    return {"filename": quote(filename, safe=""), "format": format}
 
 
 def _dataset_key(dataset_id: str) -> str:
     return DATASETS_PREFIX + dataset_id
 
 
-def _export_key(dataset_id: str) -> str:
-    return f"{EXPORTS_PREFIX}{dataset_id}.xlsx"
+def _export_key(dataset_id: str, name: str) -> str:
+    return f"{EXPORTS_PREFIX}{dataset_id}/{name}"
 
 
 def _check_id(dataset_id: str) -> None:
@@ -419,12 +552,15 @@ def _check_id(dataset_id: str) -> None:
 
 def _dataset(dataset_id: str, head: dict[str, Any]) -> Dataset:
     metadata = head.get("Metadata", {})
+    format = metadata.get("format", "json")
     return Dataset(
         id=dataset_id,
         filename=unquote(metadata.get("filename", "dataset.json")),
+        # Older objects carry their size in metadata too; it is the same number.
         size=int(metadata.get("size", head["ContentLength"])),
         created_at=ids.created_at(dataset_id),
         etag=head["ETag"],
+        format=format if format in FORMATS else "json",
     )
 
 
@@ -432,31 +568,77 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+class _LoggedOnce:
+    """Which misconfigurations have been logged, so a broken setting is one log line, not one per request."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def first(self, what: str) -> bool:
+        with self._lock:
+            new = what not in self._seen
+            self._seen.add(what)
+            return new
+
+
+_misconfigurations = _LoggedOnce()
+
+
+def _misconfigured(what: str, error: Exception) -> StorageMisconfigured:
+    if _misconfigurations.first(what):
+        log.error("storage is misconfigured (%s): %s", what, error)
+    return StorageMisconfigured(f"Storage is misconfigured ({what}); check the S3 settings.")
+
+
 @contextmanager
-def translate_errors(dataset_id: str | None = None) -> Iterator[None]:
-    """Turn S3 failures into our own errors: missing keys into DatasetNotFound (when a
-    dataset is addressed), anything else that is S3's or the network's into StorageUnavailable."""
+def _s3_errors(dataset_id: str | None = None) -> Iterator[None]:
+    """Turn S3 failures into our own errors: missing keys into DatasetNotFound (when a dataset is
+    addressed); errors no retry heals (credentials, permissions, the bucket) into
+    StorageMisconfigured, naming S3's error code; the network's and S3's passing ones into
+    StorageUnavailable."""
     try:
         yield
     except ClientError as error:
         code = _error_code(error)
         if dataset_id is not None and code in _NOT_FOUND_CODES:
             raise DatasetNotFound(dataset_id) from error
+        if code in _MISCONFIGURED_CODES:
+            raise _misconfigured(code, error) from error
         log.warning("S3 error: %s", error)
-        raise StorageUnavailable(f"Storage error: {code or 'unknown'}.") from error
-    except BotoCoreError as error:
+        raise StorageUnavailable(f"Storage error: {code or 'unknown'}; try again shortly.") from error
+    except _UNREACHABLE_ERRORS as error:
         log.warning("S3 unreachable: %s", error)
         raise StorageUnavailable("Storage is unreachable; try again shortly.") from error
+    except BotoCoreError as error:
+        # Told something no retry changes: no credentials, a parameter S3 would refuse, ...
+        raise _misconfigured(type(error).__name__, error) from error
+
+
+def settings_from(config: dict[str, Any]) -> StorageSettings:
+    """The storage settings in the app's configuration (``service.config``)."""
+    return StorageSettings(
+        bucket=config["S3_BUCKET"],
+        endpoint_url=config["S3_ENDPOINT_URL"],
+        region=config["AWS_REGION"],
+        connect_timeout=config["S3_CONNECT_TIMEOUT"],
+        read_timeout=config["S3_READ_TIMEOUT"],
+        max_attempts=config["S3_MAX_ATTEMPTS"],
+        max_pool_connections=config["S3_MAX_POOL_CONNECTIONS"],
+        parts_in_flight=config["S3_UPLOAD_PARTS_IN_FLIGHT"],
+        metadata_cache_entries=config["METADATA_CACHE_ENTRIES"],
+        ready_timeout=config["READY_TIMEOUT"],
+    )
 
 
 def init_app(app: Flask) -> None:
     """Attach a Storage made from the app's settings, and create the bucket if S3 answers."""
-    storage = Storage(app.config["S3_BUCKET"], app.config["S3_ENDPOINT_URL"], app.config["AWS_REGION"])
+    storage = Storage(settings_from(app.config))
     app.extensions["storage"] = storage
     try:
         storage.ensure_bucket()
-    except StorageUnavailable as error:
-        # Start anyway: /readyz reports the outage, and creates the bucket once S3 answers.
+    except (StorageUnavailable, StorageMisconfigured) as error:
+        # Start anyway: /readyz reports what is wrong, and creates the bucket once S3 answers.
         log.warning("bucket %s not ready at start-up: %s", storage.bucket, error.message)
 
 

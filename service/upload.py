@@ -14,7 +14,8 @@ import collections
 import decimal
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from urllib.parse import quote
 import ijson
 
 from . import json_syntax
-from .errors import InvalidJSON, PayloadTooLarge
+from .errors import BadRequest, InvalidJSON, PayloadTooLarge
+from .storage import Dataset, Storage
 
 CHUNK_SIZE = 256 * 1024
 SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
@@ -84,55 +86,109 @@ def _first_parser() -> _AnyParser:
     return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
 
 
-def receive(
-    stream: IO[bytes], max_bytes: int, forward: Callable[[bytes], None] | None = None
-) -> tuple[IO[bytes], int]:
-    """Check ``stream`` as it comes, keeping its bytes in a temporary file.
+@dataclass(frozen=True)
+class Upload:
+    """An upload as the request gave it, before anything was read."""
 
-    Returns the file, rewound, and its size. A seekable ``stream`` (the part of a multipart form
-    Werkzeug has spooled) is a file already: it is checked in place and returned itself.
-    Raises PayloadTooLarge past ``max_bytes`` and InvalidJSON (saying where it broke) for
-    anything that is not one JSON value. Each chunk that parsed is also passed to ``forward``
-    (a storage upload running meanwhile).
+    stream: IO[bytes]
+    filename: str
+    # The body's length as declared (a Content-Length, or the size of a multipart file Werkzeug has
+    # spooled); None for a chunked body, whose size is known only at its end.
+    declared_size: int | None = None
+
+
+def store(storage: Storage, sent: Upload, max_bytes: int) -> Dataset:
+    """The upload pipeline: receive the body, check it and store it, all as it arrives.
+
+    receive (``_received``: chunks, the size limit, the declared length) -> decode (the bytes the
+    dataset is made of) -> check (``_Check``: one JSON text, located errors) -> store (the
+    storage's writer sends parts to S3 while the rest still arrives). Nothing is visible in the
+    bucket before the whole body has checked out; any error aborts the writer.
     """
-    copy = not stream.seekable()
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) if copy else stream  # noqa: SIM115 (returned)
-    parser = _first_parser()
-    # The fast check goes on parsing after ijson takes over, to bound the memory both need.
-    guard = parser if isinstance(parser, json_syntax.FastCheck) else None
+    with storage.dataset_writer(sent.filename) as writer:
+        receive(sent, max_bytes, writer.write)
+        return writer.commit()
+
+
+def receive(sent: Upload, max_bytes: int, sink: Callable[[bytes], None]) -> int:
+    """Check the upload as it comes, passing each chunk that checked out to ``sink``; returns its
+    size. Raises PayloadTooLarge past ``max_bytes``, BadRequest for a body shorter than declared
+    and InvalidJSON (saying where it broke) for anything that is not one JSON value."""
+    with _Check.for_stream(sent.stream) as check:
+        for chunk in _received(sent, max_bytes):
+            check.feed(chunk)
+            sink(chunk)
+        check.finish()
+        return check.size
+
+
+def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
+    """The body in chunks, up to ``max_bytes``; all of what it declared, or BadRequest."""
     size = 0
-    try:
-        while chunk := stream.read(CHUNK_SIZE):
-            size += len(chunk)
-            if size > max_bytes:
-                raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
-            if copy:
-                spool.write(chunk)
-            if _FORM_FEED in chunk:
-                raise _locate_error(spool, size - len(chunk))
-            try:
-                if guard is not None and guard is not parser:
-                    guard.track(chunk)
-                parser.feed(chunk)
-            except json_syntax.Invalid:
-                raise _locate_syntax_error(spool, size - len(chunk)) from None
-            except _PARSER_ERRORS:
-                if parser.exact:
-                    raise _locate_error(spool, size - len(chunk)) from None
-                parser = _successor_after(parser, spool, size)
-            except json_syntax.TooLarge:
-                raise _invalid_at(spool, size, _TOO_LARGE) from None
-            if forward is not None:
-                forward(chunk)
-        if size == 0:
-            raise _invalid_at(spool, 0, "the body is empty")
-        _finish(parser, spool, size)
-    except BaseException:
-        if copy:
-            spool.close()
-        raise
-    spool.seek(0)
-    return spool, size
+    while chunk := sent.stream.read(CHUNK_SIZE):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
+        yield chunk
+    if sent.declared_size is not None and size != sent.declared_size:
+        # gunicorn ends the body quietly when the client hangs up half-way; a prefix that happens
+        # to be valid JSON must not be stored as if it were the upload.
+        raise BadRequest(
+            f"The body ended after {size} of the {sent.declared_size} bytes its Content-Length declared."
+        )
+
+
+class _Check:
+    """One JSON text checked chunk by chunk, the chunks kept in a spool to locate an error in.
+
+    A seekable stream (the part of a multipart form Werkzeug has spooled) is its own spool;
+    anything else is copied into a temporary file (memory up to 1 MiB, then disk).
+    """
+
+    def __init__(self, spool: IO[bytes], copy: bool) -> None:
+        self.spool, self._copy = spool, copy
+        self.parser = _first_parser()
+        # The fast check goes on parsing after ijson takes over, to bound the memory both need.
+        self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
+        self.size = 0
+
+    @classmethod
+    def for_stream(cls, stream: IO[bytes]) -> "_Check":
+        if stream.seekable():
+            return cls(stream, copy=False)
+        return cls(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), copy=True)
+
+    def __enter__(self) -> "_Check":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._copy:
+            self.spool.close()
+
+    def feed(self, chunk: bytes) -> None:
+        spool, start = self.spool, self.size
+        self.size += len(chunk)
+        if self._copy:
+            spool.write(chunk)
+        if _FORM_FEED in chunk:
+            raise _locate_error(spool, start)
+        try:
+            if self._guard is not None and self._guard is not self.parser:
+                self._guard.track(chunk)
+            self.parser.feed(chunk)
+        except json_syntax.Invalid:
+            raise _locate_syntax_error(spool, start) from None
+        except _PARSER_ERRORS:
+            if self.parser.exact:
+                raise _locate_error(spool, start) from None
+            self.parser = _successor_after(self.parser, spool, self.size)
+        except json_syntax.TooLarge:
+            raise _invalid_at(spool, self.size, _TOO_LARGE) from None
+
+    def finish(self) -> None:
+        if self.size == 0:
+            raise _invalid_at(self.spool, 0, "the body is empty")
+        _finish(self.parser, self.spool, self.size)
 
 
 def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:

@@ -10,7 +10,7 @@ def test_settings_come_from_the_environment(monkeypatch, aws_credentials):
     assert app.config["S3_BUCKET"] == "from-env"
     assert app.config["MAX_UPLOAD_BYTES"] == 1234
     assert app.config["API_TOKENS"] == ["a", "b"]
-    assert app.extensions["storage"].endpoint_url == "http://127.0.0.1:9"
+    assert app.extensions["storage"].settings.endpoint_url == "http://127.0.0.1:9"
 
 
 def test_test_config_overrides_the_environment(app):

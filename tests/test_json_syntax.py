@@ -48,7 +48,7 @@ def vouched(body: bytes, chunk_size: int) -> bool:
 def verdict(body: bytes) -> str:
     """What an upload of ``body`` answers: "stored", or the error message."""
     try:
-        upload.receive(io.BytesIO(body), 10**9)
+        upload.receive(upload.Upload(io.BytesIO(body), "data.json"), 10**9, io.BytesIO().write)
     except InvalidJSON as error:
         return error.message
     return "stored"

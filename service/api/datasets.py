@@ -3,7 +3,6 @@
 import os
 import unicodedata
 from pathlib import PurePosixPath
-from typing import IO
 from urllib.parse import quote
 
 from flask import Response, current_app, request, url_for
@@ -12,7 +11,8 @@ from werkzeug.datastructures import FileStorage, Headers
 
 from .. import exports, ids, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from ..storage import XLSX_MIMETYPE, get_storage
+from ..exports import XLSX_MIMETYPE
+from ..storage import CONTENT_TYPES, FORMATS, get_storage
 from .auth import require_token
 from .errors import documented_errors
 
@@ -37,6 +37,9 @@ dataset_model = ns.model(
         "filename": fields.String(required=True, description="As uploaded, path parts stripped"),
         "size": fields.Integer(required=True, description="Bytes stored", min=0),
         "created_at": fields.DateTime(required=True, dt_format="iso8601", description="UTC"),
+        "format": fields.String(
+            required=True, enum=list(FORMATS), description="json: one JSON text; jsonl: JSON Lines"
+        ),
     },
 )
 page_model = ns.model(
@@ -110,31 +113,13 @@ class DatasetList(Resource):
     @_documented_errors(400, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON dataset."""
-        body, filename, declared = _upload_source()
-        limit, storage = current_app.config["MAX_UPLOAD_BYTES"], get_storage()
-        if declared is None:  # a chunked body: its size, which the metadata records, comes last
-            received, size = upload.receive(body, limit)
-            with received:
-                dataset = storage.save(received, filename, size)
-        else:
-            # Checking and storing at once: S3 receives the parts while the rest is still parsed.
-            with storage.upload(filename, declared) as stored:
-                received, size = upload.receive(body, limit, stored.write)
-                received.close()
-                if size != declared:
-                    # gunicorn ends the body quietly when the client hangs up half-way; a prefix
-                    # that happens to be valid JSON must not be stored as if it were the upload.
-                    raise BadRequest(
-                        f"The body ended after {size} of the {declared} bytes its Content-Length declared."
-                    )
-                dataset = stored.commit()
+        dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
 
-def _upload_source() -> tuple[IO[bytes], str, int | None]:
-    """The upload's byte stream, file name and size (None if not known before the end), from a
-    multipart form or a raw JSON body."""
+def _upload_source() -> upload.Upload:
+    """The upload as the request gives it: a multipart form's file or a raw JSON body."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         sent = request.files.get("file")
@@ -143,13 +128,14 @@ def _upload_source() -> tuple[IO[bytes], str, int | None]:
         # Werkzeug has parsed the whole form into this file already.
         size = sent.stream.seek(0, os.SEEK_END)
         sent.stream.seek(0)
-        return sent.stream, upload.clean_filename(sent.filename), size
+        return upload.Upload(sent.stream, upload.clean_filename(sent.filename), size)
     if mimetype == "application/json" or mimetype.endswith("+json"):
         # Werkzeug's own check allows room for a multipart envelope; a raw body has none.
         limit = current_app.config["MAX_UPLOAD_BYTES"]
         if (request.content_length or 0) > limit:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
-        return request.stream, upload.clean_filename(request.args.get("filename")), request.content_length
+        filename = upload.clean_filename(request.args.get("filename"))
+        return upload.Upload(request.stream, filename, request.content_length)
     if not mimetype and not request.content_length:
         raise BadRequest(
             "No file: send a multipart field 'file' or a body with Content-Type: application/json."
@@ -192,7 +178,7 @@ class DatasetExcel(Resource):
 @ns.route("/<string:dataset_id>/content/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetContent(Resource):
-    @ns.produces(["application/json"])
+    @ns.produces([CONTENT_TYPES["json"], CONTENT_TYPES["jsonl"]])
     @ns.response(200, "The exact bytes uploaded")
     @_documented_errors(404)
     def get(self, dataset_id: str) -> Response:
@@ -200,8 +186,7 @@ class DatasetContent(Resource):
         storage = get_storage()
         dataset = storage.get(dataset_id)
         content = storage.open_content(dataset_id)
-        chunks = exports.closing_chunks(content.body, content.body.iter_chunks(exports.CHUNK_SIZE))
-        return _download(chunks, content.length, "application/json", dataset.filename)
+        return _download(content.chunks(), content.length, CONTENT_TYPES[dataset.format], dataset.filename)
 
 
 def _download(chunks, length: int, mimetype: str, download_name: str) -> Response:
