@@ -35,11 +35,16 @@ function rowCount(count) {
   return `${count.toLocaleString("en")} ${count === 1 ? "row" : "rows"}`;
 }
 
+function cellClass(value) {
+  if (value === null) return "null";
+  return typeof value === "number" ? "number" : null;
+}
+
 /** The first rows of a table: a scrolling region with a sticky header row. */
 function previewTable(preview) {
   const head = el("tr", {}, ...preview.columns.map((column) => el("th", { scope: "col", text: column })));
   const rows = preview.rows.map((values) =>
-    el("tr", {}, ...values.map((value) => el("td", { class: value === null ? "null" : null, text: formatCell(value) }))),
+    el("tr", {}, ...values.map((value) => el("td", { class: cellClass(value), text: formatCell(value) }))),
   );
   const shown = preview.rows.length;
   const caption =
