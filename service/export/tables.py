@@ -1,0 +1,582 @@
+"""The survey pass and the row pass: a JSON document read as tables.
+
+The rules (the contract's "From JSON to a spreadsheet"):
+
+- A top-level array gives one record per element of the main table ``data``; any other top-level
+  value is one record. A record that is an object is flattened into columns named by their dotted
+  path (``address.city``), in first-seen order over all records. A record that is not an object (a
+  scalar, or an array inside an array) goes to the column ``value``. Two different paths that print
+  alike (the key ``"a.b"`` and the key ``b`` inside ``a``) keep two columns with the same header.
+- Arrays are decided per path, over the whole document: if any array at a path holds an object, every
+  array at that path becomes records of a child table named after the path (``orders``,
+  ``orders.items``); otherwise the array stays whole in one cell as compact JSON text. A child
+  table's records follow the same rules as the top-level ones, so arrays mixing objects and scalars
+  lose nothing. Child rows begin with a column ``<parent table> row`` holding the 1-based number of
+  the parent record in its table.
+- An empty object below the record is the text ``{}``; an empty array is ``[]``.
+- Containers nested deeper than ``max_depth`` are kept as compact JSON text in the cell of their path.
+
+Limits, all decided by the survey so that nothing fails once a writer has begun: at most
+``MAX_COLUMNS`` columns per table, ``MAX_FIELDS`` distinct paths in a document and
+``MAX_CHILD_TABLES`` child tables (``NotTabular``, 422).
+
+Both passes read ijson's ``basic_parse`` events and track the path themselves: ``parse`` builds a
+path string per event, which costs more than the rest of the work. The survey reads numbers as
+doubles, which is much cheaper than Decimals; only when yajl refuses a number as a double (``1E400``)
+is the document read again with Decimals, and the row pass then reads it the same way. The survey's
+findings the row pass needs (which key goes to which column or child table) travel in
+``TableModel.reading``, plain JSON, so a model cached in the bucket is enough to read the rows.
+"""
+
+from collections.abc import Callable, Collection, Iterator
+from decimal import Decimal
+from json import dumps
+from typing import Any, BinaryIO
+
+import ijson
+
+from service.errors import NotTabular
+
+from .model import MAIN_TABLE, Column, Table, TableModel, Value, unique_sheet_name
+
+MAX_COLUMNS = 16_384
+"""Excel's columns per sheet; CSV tables keep the same limit so both formats give the same tables."""
+MAX_CHILD_TABLES = 250
+"""Child tables (paths whose arrays hold objects): the xlsx writer buffers each in a file of its own
+while it writes, so their number is bounded well inside a process's file limit."""
+MAX_FIELDS = 50_000
+"""Distinct paths in a whole document; bounds the survey's memory whatever the document's size."""
+MAX_DEPTH = 64
+"""Containers nested deeper than this stay JSON text, so neither pass recurses without bound."""
+VALUE_COLUMN = "value"
+
+WIDTH_SAMPLE_ROWS = 200
+MIN_WIDTH, MAX_WIDTH, TEXT_WIDTH = 6, 60, 30
+WIDTH_TEXT = 32_767
+"""Containers kept as text are measured up to this many characters (Excel's cell limit)."""
+
+Events = Iterator[tuple[str, Any]]
+Row = tuple[int, list[Value]]
+
+
+def survey(
+    open_document: Callable[[], BinaryIO], *, format: str = "json", root: str = "", max_depth: int = MAX_DEPTH
+) -> TableModel:
+    """The tables the document that each call of ``open_document()`` streams becomes.
+
+    Raises ``NotTabular`` when the data cannot become tables within the limits, or cannot be read.
+    """
+    try:
+        try:
+            return _survey(open_document, format, root, max_depth, use_float=True)
+        except ijson.JSONError:
+            return _survey(open_document, format, root, max_depth, use_float=False)
+    except (ijson.JSONError, ValueError) as error:
+        # The API validates uploads, so this is a stored object gone bad, or an integer of more than
+        # 4,300 digits, which Python refuses to convert.
+        raise NotTabular(f"The stored document cannot be read as JSON: {error}") from None
+
+
+def rows(
+    open_document: Callable[[], BinaryIO],
+    model: TableModel,
+    *,
+    exact: bool = False,
+    tables: Collection[str] | None = None,
+    limit: int | None = None,
+) -> Iterator[Row]:
+    """The rows of the document as ``(index into model.tables, values)``, one value per column.
+
+    Each table's rows come in document order; a record's row comes when the record ends, so after
+    the rows of any child records it holds. ``exact`` reads numbers as ``int`` and ``Decimal``
+    (every digit kept) instead of doubles. ``tables`` names the only tables wanted, and ``limit``
+    stops the reading once each of them has that many rows.
+    """
+    reading = model.reading
+    layout = [_RowTable.load(index, saved) for index, saved in enumerate(reading["tables"])]
+    for table in layout:
+        table.link(layout)
+    with open_document() as source:
+        events = _events(source, use_float=not exact and reading["use_float"])
+        records = _records(next(events), events, reading["mode"])
+        produced = _row_pass(events, records, layout, reading["max_depth"])
+        if tables is None and limit is None:
+            yield from produced
+        else:
+            yield from _selected(produced, model, tables, limit)
+
+
+def _selected(
+    produced: Iterator[Row], model: TableModel, tables: Collection[str] | None, limit: int | None
+) -> Iterator[Row]:
+    """The rows of ``tables`` (all when None), until each has ``limit`` rows or has none left."""
+    wanted = {
+        index: table.rows if limit is None else min(limit, table.rows)
+        for index, table in enumerate(model.tables)
+        if tables is None or table.name in tables
+    }
+    left = sum(wanted.values())
+    if left == 0:
+        return
+    for index, values in produced:
+        if wanted.get(index, 0) > 0:
+            wanted[index] -= 1
+            yield index, values
+            left -= 1
+            if left == 0:
+                return
+
+
+def _events(source: BinaryIO, use_float: bool) -> Events:
+    return ijson.basic_parse(source, use_float=use_float)
+
+
+def _records(first: tuple[str, Any], events: Events, mode: str) -> Iterator[tuple[str, Any, int]]:
+    """The first event of each record, its value and the depth a container starting there has.
+
+    ``first`` is the document's first event, already read from ``events``; ``mode`` is what
+    ``_mode`` made of it. The caller reads the rest of each record before asking for the next one.
+    """
+    if mode == "array":
+        for event, value in events:
+            if event == "end_array":
+                return
+            yield event, value, 2
+    else:
+        yield (*first, 1)
+
+
+def _mode(first: tuple[str, Any]) -> str:
+    """How the document's records are found, from its first event."""
+    return "array" if first[0] == "start_array" else "record"
+
+
+# The survey ----------------------------------------------------------------------------------------
+
+
+class _Path:
+    """A key path below a table's records and what the survey saw there."""
+
+    __slots__ = ("children", "column", "has_array", "has_cell", "listed", "name", "table", "width")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.children: dict[str, _Path] = {}
+        self.table: _Table | None = None
+        """The table that arrays at this path feed, kept only if one of them holds an object."""
+        self.has_cell = False
+        self.has_array = False
+        self.listed = False
+        self.width = 0
+        self.column = -1
+
+    def saved(self) -> list[Any]:
+        """What the row pass needs of this path: ``[column, child table index or -1, children]``."""
+        table = -1 if self.table is None else self.table.index
+        return [self.column, table, {key: path.saved() for key, path in self.children.items()}]
+
+
+class _Table:
+    """The records of one table: the top-level ones, or the elements of arrays at one path."""
+
+    def __init__(self, name: str, parent: "_Table | None") -> None:
+        self.name = name
+        self.parent = parent
+        self.paths: dict[str, _Path] = {}
+        self.seen: list[_Path] = []
+        self.cells = 0
+        self.rows = 0
+        self.has_objects = parent is None
+        self.root: _Table = self if parent is None else parent.root
+        self.fields = 0  # on the root: distinct paths listed in the whole document
+        self.child_tables = 0  # on the root: child tables holding objects
+        self.columns: list[_Path] = []
+        self.index = -1
+        self.sheet_name = ""
+
+    def list_path(self, path: _Path) -> None:
+        if not path.listed:
+            path.listed = True
+            self.seen.append(path)
+            self.root.fields += 1
+            if self.root.fields > MAX_FIELDS:
+                raise NotTabular(
+                    f"The data has more than {MAX_FIELDS:,} distinct fields; this service exports at most that many."
+                )
+
+    def holds_objects(self) -> None:
+        """Note that this table's records include an object, so it becomes a table."""
+        if not self.has_objects:
+            self.has_objects = True
+            self.root.child_tables += 1
+            if self.root.child_tables > MAX_CHILD_TABLES:
+                raise NotTabular(
+                    f"The data needs more than {MAX_CHILD_TABLES} child sheets (one per path of arrays of "
+                    f"objects); this service exports at most {MAX_CHILD_TABLES}."
+                )
+
+    def mark_cell(self, path: _Path) -> None:
+        """Note that ``path`` needs a column, failing early once a table could not hold them all."""
+        path.has_cell = True
+        self.list_path(path)
+        self.cells += 1
+        if self.cells + self.leading > MAX_COLUMNS:
+            raise _too_many_columns(self.name)
+
+    @property
+    def leading(self) -> int:
+        """Columns before the paths' own: the parent's row number on a child table."""
+        return self.parent is not None
+
+    def lay_out(self) -> None:
+        """Fix the columns once the survey is over; arrays that never held an object become text."""
+        for path in self.seen:
+            if path.table is not None and not path.table.has_objects:
+                path.table = None
+            if path.has_cell or (path.has_array and path.table is None):
+                path.column = self.leading + len(self.columns)
+                self.columns.append(path)
+        if self.leading + len(self.columns) > MAX_COLUMNS:
+            raise _too_many_columns(self.name)
+
+    def model(self) -> Table:
+        columns = [Column(path.name, _column_width(path)) for path in self.columns]
+        parent = None if self.parent is None else self.parent.sheet_name
+        if parent is not None:
+            header = f"{parent} row"
+            columns.insert(0, Column(header, len(header) + 2))
+        return Table(self.sheet_name, parent, self.rows, tuple(columns))
+
+    def saved(self) -> dict[str, Any]:
+        """What the row pass needs of this table (see ``_RowTable.load``)."""
+        value = self.paths.get(VALUE_COLUMN)
+        return {
+            "width": self.leading + len(self.columns),
+            "parent_column": 0 if self.parent is not None else -1,
+            "paths": {key: path.saved() for key, path in self.paths.items()},
+            "value": -1 if value is None else value.column,
+        }
+
+
+def _new_path(node: dict[str, _Path], prefix: str, key: str) -> _Path:
+    """A path for ``key`` below ``node``, joined to it."""
+    path = node[key] = _Path(prefix + key)
+    return path
+
+
+def _too_many_columns(table: str) -> NotTabular:
+    return NotTabular(
+        f"The data needs more than {MAX_COLUMNS:,} columns on the sheet {table!r}, "
+        f"and Excel's limit is {MAX_COLUMNS:,} columns per sheet."
+    )
+
+
+def _column_width(path: _Path) -> float:
+    width = path.width if path.has_cell else max(path.width, TEXT_WIDTH)
+    return min(MAX_WIDTH, max(MIN_WIDTH, len(path.name), width) + 2)
+
+
+def _survey(
+    open_document: Callable[[], BinaryIO], format: str, root: str, max_depth: int, *, use_float: bool
+) -> TableModel:
+    with open_document() as source:
+        events = _events(source, use_float)
+        first = next(events)
+        mode = _mode(first)
+        tables = _Survey(events, max_depth).document(_records(first, events, mode))
+    taken: set[str] = set()
+    for index, table in enumerate(tables):
+        table.index = index
+        table.sheet_name = unique_sheet_name(table.name, taken)
+    reading = {
+        "use_float": use_float,
+        "mode": mode,
+        "max_depth": max_depth,
+        "tables": [table.saved() for table in tables],
+    }
+    return TableModel(tuple(table.model() for table in tables), format, root, reading)
+
+
+class _Survey:
+    """The first pass: tables, columns in first-seen order, row counts and sampled column widths."""
+
+    def __init__(self, events: Events, max_depth: int) -> None:
+        self.events = events
+        self.max_depth = max_depth
+        self.tables: list[_Table] = []
+
+    def document(self, records: Iterator[tuple[str, Any, int]]) -> list[_Table]:
+        """The tables that hold objects, the main one first, laid out."""
+        main = _Table(MAIN_TABLE, None)
+        self.tables.append(main)
+        for event, value, depth in records:
+            self.record(main, event, value, depth)
+        for _ in self.events:  # let the parser check what follows the records
+            pass
+        tables = [table for table in self.tables if table.has_objects]
+        for table in tables:
+            table.lay_out()
+        return tables
+
+    def record(self, table: _Table, event: str, value: object, depth: int) -> None:
+        """Register one record of ``table``; ``depth`` is the nesting a container starting here has."""
+        table.rows += 1
+        sample = table.rows <= WIDTH_SAMPLE_ROWS
+        if event == "start_map" and depth <= self.max_depth:
+            table.holds_objects()
+            self.object(table, table.paths, "", depth, sample)
+            return
+        path = table.paths.get(VALUE_COLUMN) or _new_path(table.paths, "", VALUE_COLUMN)
+        if not path.has_cell:
+            table.mark_cell(path)
+        if event == "start_map" or event == "start_array":
+            self.text(event, path, sample)
+        elif sample:
+            path.width = max(path.width, _display_width(event, value))
+
+    def object(self, table: _Table, node: dict[str, _Path], prefix: str, depth: int, sample: bool) -> bool:
+        """Register the members of an object whose ``start_map`` was just read; False if it is empty."""
+        events = self.events
+        empty = True
+        for event, key in events:
+            if event == "end_map":
+                break
+            empty = False
+            path = node.get(key) or _new_path(node, prefix, key)
+            event, value = next(events)
+            if event == "start_map" or event == "start_array":
+                self.container(table, path, event, depth + 1, sample)
+            else:
+                if not path.has_cell:
+                    table.mark_cell(path)
+                if sample:
+                    path.width = max(path.width, _display_width(event, value))
+        return not empty
+
+    def container(self, table: _Table, path: _Path, event: str, depth: int, sample: bool) -> None:
+        if depth > self.max_depth:
+            if not path.has_cell:
+                table.mark_cell(path)
+            self.text(event, path, sample)
+        elif event == "start_map":
+            if not self.object(table, path.children, path.name + ".", depth, sample) and not path.has_cell:
+                table.mark_cell(path)  # an empty object is the text {}
+        else:
+            path.has_array = True
+            table.list_path(path)
+            child = path.table
+            if child is None:
+                name = path.name if table.parent is None else f"{table.name}.{path.name}"
+                child = path.table = _Table(name, table)
+                self.tables.append(child)
+            for event, value in self.events:
+                if event == "end_array":
+                    break
+                self.record(child, event, value, depth + 1)
+
+    def text(self, event: str, path: _Path, sample: bool) -> None:
+        """Read past a container kept as JSON text, measuring it if the row is sampled."""
+        if sample:
+            path.width = max(path.width, len(_json_text(self.events, event, WIDTH_TEXT)))
+        else:
+            _skip(self.events)
+
+
+def _display_width(event: str, value: object) -> int:
+    if event == "string":
+        return len(value)  # type: ignore[arg-type]
+    if event == "number":
+        return len(str(value))
+    return 5
+
+
+def _skip(events: Events) -> None:
+    """Read to the end of the container whose start was just read, without recursion."""
+    depth = 1
+    for event, _ in events:
+        if event == "start_map" or event == "start_array":
+            depth += 1
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth == 0:
+                return
+
+
+_OPENERS = {"start_map": "{", "start_array": "["}
+_CLOSERS = {"end_map": "}", "end_array": "]"}
+
+
+def _json_text(events: Events, start: str, limit: int | None = None) -> str:
+    """Compact JSON text of the container whose ``start`` event was just read.
+
+    Iterative, so any depth is fine. With a ``limit`` the text is cut there, and the events past it
+    are read but no longer kept.
+    """
+    parts = [_OPENERS[start]]
+    size = 1
+    depth = 1
+    comma = False
+    for event, value in events:
+        closer = _CLOSERS.get(event)
+        if closer is not None:
+            depth -= 1
+            token = closer
+            comma = True
+        else:
+            token = _OPENERS.get(event)
+            if token is not None:
+                depth += 1
+            elif event == "map_key":
+                token = dumps(value, ensure_ascii=False) + ":"
+            else:
+                token = _json_scalar(event, value)
+            if comma:
+                token = "," + token
+            comma = event != "start_map" and event != "start_array" and event != "map_key"
+        if limit is None or size <= limit:
+            parts.append(token)
+            size += len(token)
+        if depth == 0:
+            break
+    text = "".join(parts)
+    return text if limit is None else text[:limit]
+
+
+def _json_scalar(event: str, value: object) -> str:
+    if event == "string":
+        return dumps(value, ensure_ascii=False)
+    if event == "number":
+        return str(value) if isinstance(value, (int, Decimal)) else dumps(value)
+    if event == "boolean":
+        return "true" if value else "false"
+    return "null"
+
+
+# The row pass --------------------------------------------------------------------------------------
+
+
+class _Node:
+    """A path as the row pass needs it: its column (-1: none), child table and children by key."""
+
+    __slots__ = ("children", "column", "table")
+
+    def __init__(self, column: int, table: "int | _RowTable | None", children: dict[str, "_Node"]) -> None:
+        self.column = column
+        self.table = table
+        self.children = children
+
+    @classmethod
+    def load(cls, saved: list[Any]) -> "_Node":
+        column, table, children = saved
+        return cls(
+            column, None if table < 0 else table, {key: cls.load(child) for key, child in children.items()}
+        )
+
+    def link(self, tables: list["_RowTable"]) -> None:
+        """Replace the child table's index by the table itself."""
+        if self.table is not None:
+            self.table = tables[self.table]  # type: ignore[index]
+        for child in self.children.values():
+            child.link(tables)
+
+
+class _RowTable:
+    """A table as the row pass needs it, with the count of its rows so far."""
+
+    __slots__ = ("count", "index", "parent_column", "paths", "value", "width")
+
+    def __init__(
+        self, index: int, width: int, parent_column: int, paths: dict[str, _Node], value: int
+    ) -> None:
+        self.index = index
+        self.width = width
+        self.parent_column = parent_column
+        self.paths = paths
+        self.value = value
+        self.count = 0
+
+    @classmethod
+    def load(cls, index: int, saved: dict[str, Any]) -> "_RowTable":
+        paths = {key: _Node.load(path) for key, path in saved["paths"].items()}
+        return cls(index, saved["width"], saved["parent_column"], paths, saved["value"])
+
+    def link(self, tables: list["_RowTable"]) -> None:
+        for path in self.paths.values():
+            path.link(tables)
+
+    def new_row(self, parent_number: int) -> list[Value]:
+        """An empty row for the next record, numbered."""
+        self.count += 1
+        row: list[Value] = [None] * self.width
+        if self.parent_column >= 0:
+            row[self.parent_column] = parent_number
+        return row
+
+
+def _row_pass(
+    events: Events, records: Iterator[tuple[str, Any, int]], tables: list[_RowTable], max_depth: int
+) -> Iterator[Row]:
+    """Every record's row, with an explicit stack instead of recursion so that child rows can be
+    yielded as they end, however many one record holds.
+
+    At the top of the inner loop an event is a key of the object being read (``node``; ``path`` is
+    where that object sits, None for a record itself), the end of that object, the end of a child
+    array, or the start of a record of the child table ``table`` whose array is being read. Whatever
+    starts inside a record pushes the state it interrupts; its end pops it.
+    """
+    main = tables[0]
+    stack: list[tuple[Any, ...]] = []
+    push, pop = stack.append, stack.pop
+    for event, value, depth in records:
+        row = main.new_row(0)
+        if event != "start_map" or depth > max_depth:
+            row[main.value] = _cell(events, event, value)
+            yield 0, row
+            continue
+        table, number, node, path, empty = main, main.count, main.paths, None, True
+        for event, value in events:
+            if event == "map_key":
+                empty = False
+                member = node[value]
+                event, value = next(events)
+                if event == "string" or event == "number" or event == "boolean":
+                    row[member.column] = value
+                elif event == "null":
+                    pass
+                elif depth >= max_depth:
+                    row[member.column] = _json_text(events, event)
+                elif event == "start_map":
+                    push((node, path, row, table, number, depth))
+                    node, path, depth, empty = member.children, member, depth + 1, True
+                elif member.table is None:
+                    row[member.column] = _json_text(events, event)
+                else:  # a child array: its records come next, numbered after this one
+                    push((node, path, row, table, number, depth))
+                    table, depth = member.table, depth + 2
+            elif event == "end_map":
+                if path is None:  # a record ends
+                    yield table.index, row
+                    if not stack:
+                        break
+                elif empty:
+                    row[path.column] = "{}"
+                node, path, row, table, number, depth = pop()
+                empty = False
+            elif event == "end_array":
+                node, path, row, table, number, depth = pop()
+                empty = False
+            elif event == "start_map" and depth <= max_depth:
+                push((node, path, row, table, number, depth))
+                row = table.new_row(number)
+                number, node, path, empty = table.count, table.paths, None, True
+            else:  # a child record that is not an object
+                child = table.new_row(number)
+                child[table.value] = _cell(events, event, value)
+                yield table.index, child
+
+
+def _cell(events: Events, event: str, value: Value) -> Value:
+    """The value of a record that is not an object, whose first event was just read."""
+    if event == "start_map" or event == "start_array":
+        return _json_text(events, event)
+    return value

@@ -1,0 +1,392 @@
+"""The survey and the row pass, read directly: the tables a document becomes and their rows."""
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from service.errors import NotTabular
+from service.export.model import TableModel
+from service.export.tables import MAX_CHILD_TABLES, MAX_COLUMNS, MAX_FIELDS, rows, survey
+
+DATA = Path(__file__).parent / "data"
+Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
+
+
+def source(document: object) -> bytes:
+    """``document`` as JSON text (bytes are taken as the text itself)."""
+    return document if isinstance(document, bytes) else json.dumps(document).encode()
+
+
+def model_of(document: object, **options: object) -> TableModel:
+    data = source(document)
+    return survey(lambda: io.BytesIO(data), **options)
+
+
+def tables_of(document: object, *, exact: bool = False, **options: object) -> dict[str, list[list[object]]]:
+    """Each table's header then rows, by table name, checking the survey's row counts on the way."""
+    data = source(document)
+    model = survey(lambda: io.BytesIO(data), **options)
+    found: dict[str, list[list[object]]] = {table.name: [] for table in model.tables}
+    for index, values in rows(lambda: io.BytesIO(data), model, exact=exact):
+        table = model.tables[index]
+        assert len(values) == len(table.columns)
+        found[table.name].append(values)
+    assert [len(found[table.name]) for table in model.tables] == [table.rows for table in model.tables]
+    return {table.name: [[c.name for c in table.columns], *found[table.name]] for table in model.tables}
+
+
+def test_an_array_of_objects_is_one_row_per_element_of_the_main_table() -> None:
+    model = model_of([{"name": "Ada", "born": 1815}, {"name": "Grace", "born": 1906}])
+
+    (table,) = model.tables
+    assert (table.name, table.parent, table.rows) == ("data", None, 2)
+    assert tables_of([{"name": "Ada", "born": 1815}, {"name": "Grace", "born": 1906}]) == {
+        "data": [["name", "born"], ["Ada", 1815], ["Grace", 1906]]
+    }
+
+
+def test_nested_objects_become_dotted_columns_in_first_seen_order_over_all_records() -> None:
+    found = tables_of(
+        [
+            {"id": 1, "address": {"city": "Leeds", "geo": {"lat": 53.8}}},
+            {"id": 2, "email": "b@example.com", "address": {"zip": "LS1", "city": "York"}},
+        ]
+    )
+
+    assert found["data"] == [
+        ["id", "address.city", "address.geo.lat", "email", "address.zip"],
+        [1, "Leeds", 53.8, None, None],
+        [2, "York", None, "b@example.com", "LS1"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ([1, "two", None, True], [["value"], [1], ["two"], [None], [True]]),
+        ({"id": 7, "tags": {"a": 1}}, [["id", "tags.a"], [7, 1]]),
+        ("just text", [["value"], ["just text"]]),
+        (42, [["value"], [42]]),
+        (None, [["value"], [None]]),
+        ([{"a": 1}, 5, [1, 2]], [["a", "value"], [1, None], [None, 5], [None, "[1,2]"]]),
+        ([], [[]]),
+        ({}, [[], []]),
+    ],
+    ids=[
+        "array-of-scalars",
+        "single-object",
+        "string",
+        "number",
+        "null",
+        "mixed",
+        "empty-array",
+        "empty-object",
+    ],
+)
+def test_any_json_value_is_a_dataset(document: object, expected: list[list[object]]) -> None:
+    assert tables_of(document) == {"data": expected}
+
+
+def test_arrays_of_scalars_stay_whole_as_json_text_and_empty_containers_are_kept() -> None:
+    found = tables_of([{"tags": ["a", "b"], "grid": [[1, 2], [3]], "none": [], "meta": {}, "x": [None, 1.5]}])
+
+    assert found["data"] == [
+        ["tags", "grid", "none", "meta", "x"],
+        ['["a","b"]', "[[1,2],[3]]", "[]", "{}", "[null,1.5]"],
+    ]
+
+
+def test_json_text_keeps_keys_escapes_and_numbers_as_read() -> None:
+    document = b'[{"a": [[{"k\\"ey": "\\u00e9\\n"}], true, false, null, 1.5e3, 1234567890123456789]}]'
+
+    assert tables_of(document)["data"][1] == [
+        '[[{"k\\"ey":"\u00e9\\n"}],true,false,null,1500.0,1234567890123456789]'
+    ]
+    assert tables_of(document, exact=True)["data"][1] == [
+        '[[{"k\\"ey":"\u00e9\\n"}],true,false,null,1.5E+3,1234567890123456789]'
+    ]
+
+
+def test_arrays_of_objects_go_to_child_tables_linked_to_their_parent_record_recursively() -> None:
+    document = [
+        {"id": "o1", "lines": [{"sku": "A", "parts": [{"n": 1}, {"n": 2}]}, {"sku": "B"}]},
+        {"id": "o2", "lines": []},
+        {"id": "o3", "lines": [{"sku": "C", "parts": [{"n": 3}]}]},
+    ]
+
+    model = model_of(document)
+    assert [(t.name, t.parent, t.rows) for t in model.tables] == [
+        ("data", None, 3),
+        ("lines", "data", 3),
+        ("lines.parts", "lines", 3),
+    ]
+    assert tables_of(document) == {
+        "data": [["id"], ["o1"], ["o2"], ["o3"]],
+        "lines": [["data row", "sku"], [1, "A"], [1, "B"], [3, "C"]],
+        "lines.parts": [["lines row", "n"], [1, 1], [1, 2], [3, 3]],
+    }
+
+
+def test_an_array_mixing_objects_and_scalars_loses_nothing() -> None:
+    found = tables_of({"items": [{"a": 1}, "loose", [1, 2], None], "other": [1, 2]})
+
+    assert found["data"] == [["other"], ["[1,2]"]]
+    assert found["items"] == [
+        ["data row", "a", "value"],
+        [1, 1, None],
+        [1, None, "loose"],
+        [1, None, "[1,2]"],
+        [1, None, None],
+    ]
+
+
+def test_a_path_holding_objects_anywhere_sends_all_its_arrays_to_the_child_table() -> None:
+    found = tables_of([{"k": [1, 2]}, {"k": [{"a": "x"}]}])
+
+    assert list(found) == ["data", "k"]
+    assert found["k"] == [["data row", "value", "a"], [1, 1, None], [1, 2, None], [2, None, "x"]]
+
+
+def test_table_names_follow_excels_rules_and_stay_unique() -> None:
+    long_key = "a_rather_long_key_for_a_sheet_name_"
+    document = {
+        f"{long_key}1": [{"x": 1}],
+        f"{long_key}2": [{"x": 2}],
+        "what?/[is]:*this\\": [{"x": 3}],
+        "DATA": [{"x": 4}],
+        "history": [{"x": 5}],
+        "'quoted'": [{"x": 6}],
+    }
+
+    found = tables_of(document)
+    assert list(found) == [
+        "data",
+        long_key[:31],
+        f"{long_key[:27]} (2)",
+        "what___is___this_",
+        "DATA (2)",
+        "history (2)",
+        "quoted",
+    ]
+    assert [table[1] for table in list(found.values())[1:]] == [[1, n] for n in range(1, 7)]
+    assert all(table.parent == "data" for table in model_of(document).tables[1:])
+
+
+def test_a_child_of_a_renamed_table_names_it_in_its_parent_column() -> None:
+    found = tables_of([{"a" * 40: [{"b": [{"c": 1}]}]}])
+
+    assert list(found) == ["data", "a" * 31, "a" * 27 + " (2)"]
+    assert found["a" * 27 + " (2)"][0] == ["a" * 31 + " row", "c"]
+
+
+def test_numbers_booleans_and_null_keep_their_types() -> None:
+    found = tables_of(
+        [{"int": 3, "float": 0.30000000000000004, "neg": -2.5e-10, "yes": True, "no": False, "nil": None}]
+    )
+
+    values = found["data"][1]
+    assert values == [3, 0.30000000000000004, -2.5e-10, True, False, None]
+    assert [type(value) for value in values] == [int, float, float, bool, bool, type(None)]
+
+
+def test_exact_rows_keep_every_digit_of_every_number() -> None:
+    document = b'[{"a": 0.1, "b": 1.50, "c": 1234567890123456789, "d": 1e-7, "e": [0.10]}]'
+
+    assert tables_of(document)["data"][1] == [0.1, 1.5, 1234567890123456789, 1e-7, "[0.1]"]
+    exact = tables_of(document, exact=True)["data"][1]
+    assert exact == [Decimal("0.1"), Decimal("1.50"), 1234567890123456789, Decimal("1e-7"), "[0.10]"]
+    assert [str(value) for value in exact[:2]] == ["0.1", "1.50"]
+
+
+def test_numbers_out_of_a_doubles_range_are_read_exactly_in_both_passes() -> None:
+    document = b"[12345678901234567, 100000000000000000000, 1E400, -1e400, 1e-400, 0.5]"
+
+    model = model_of(document)
+    assert model.reading["use_float"] is False
+    values = [row[0] for row in tables_of(document)["data"][1:]]
+    assert values == [
+        12345678901234567,
+        10**20,
+        Decimal("1E400"),
+        Decimal("-1e400"),
+        Decimal("1e-400"),
+        Decimal("0.5"),
+    ]
+
+
+def test_strings_are_given_as_they_were_for_writers_to_clean() -> None:
+    texts = ["=1+1", "_x0041_", "nul\x00 bell\x07", "x" * 40_000, "  lead", "line\r\nbreak"]
+
+    assert [row[0] for row in tables_of(texts)["data"][1:]] == texts
+
+
+def test_keys_may_be_empty_or_contain_dots_and_distinct_paths_keep_distinct_columns() -> None:
+    assert tables_of([{"": 1, "a.b": 2, "a": {"b": 3, "": 4}}])["data"] == [
+        ["", "a.b", "a.b", "a."],
+        [1, 2, 3, 4],
+    ]
+
+
+def test_a_key_named_value_shares_the_column_of_records_that_are_not_objects() -> None:
+    assert tables_of([{"value": 1}, 2])["data"] == [["value"], [1], [2]]
+
+
+def test_more_columns_than_excel_allows_is_not_tabular() -> None:
+    assert len(model_of([{f"c{n}": n for n in range(MAX_COLUMNS)}]).tables[0].columns) == MAX_COLUMNS
+    with pytest.raises(NotTabular, match="16,384 columns on the sheet 'data'"):
+        model_of([{f"c{n}": n for n in range(MAX_COLUMNS + 1)}])
+
+
+def test_the_column_limit_counts_the_parent_column_of_child_tables() -> None:
+    with pytest.raises(NotTabular, match="16,384 columns on the sheet 'kids'"):
+        model_of([{"kids": [{f"c{n}": n for n in range(MAX_COLUMNS)}]}])
+
+
+def test_more_child_tables_than_the_limit_is_not_tabular() -> None:
+    fits = {f"k{number}": [{"a": number}] for number in range(MAX_CHILD_TABLES)}
+    assert len(model_of(fits).tables) == MAX_CHILD_TABLES + 1
+    with pytest.raises(NotTabular, match="child sheets"):
+        model_of({**fits, "one more": [{"a": 0}]})
+
+
+def test_a_document_of_countless_fields_is_refused() -> None:
+    with pytest.raises(NotTabular, match="distinct fields"):
+        model_of({f"k{number}": [] for number in range(MAX_FIELDS + 1)})
+
+
+def test_deep_nesting_becomes_whole_json_text_without_recursion_errors() -> None:
+    document = b"[" + b"[" * 100_000 + b"1" + b"]" * 100_000 + b"]"
+
+    (value,) = tables_of(document)["data"][1]
+    assert value == "[" * 100_000 + "1" + "]" * 100_000
+
+
+def test_deep_objects_become_columns_down_to_the_depth_limit_then_whole_json_text() -> None:
+    document = b"[" + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"]"
+
+    (header,), (value,) = tables_of(document)["data"]
+    assert header == ".".join(["a"] * 63)
+    assert value == '{"a":' * (100_000 - 63) + "1" + "}" * (100_000 - 63)
+
+
+def test_nesting_past_the_depth_limit_is_kept_as_text_at_its_path() -> None:
+    found = tables_of([{"a": {"b": {"c": {"d": 1}}}, "e": [{"f": [{"g": 1}]}]}], max_depth=4)
+
+    assert found == {"data": [["a.b.c"], ['{"d":1}']], "e": [["data row", "f"], [1, '[{"g":1}]']]}
+
+
+def test_json_that_cannot_be_read_is_not_tabular() -> None:
+    with pytest.raises(NotTabular, match="cannot be read as JSON"):
+        model_of(b'[{"a": 1}')
+
+
+def test_columns_get_widths_from_their_content_within_bounds() -> None:
+    columns = (
+        model_of([{"id": 1, "comment": "words " * 40, "tags": [1]}, {"kids": [{"x": 1}]}]).tables[0].columns
+    )
+
+    widths = {column.name: column.width for column in columns}
+    assert widths == {"id": 8, "comment": 60, "tags": 32}
+    assert [c.width for c in model_of([{"kids": [{"x": 1}]}]).tables[1].columns] == [10, 8]
+
+
+def test_the_model_read_back_from_json_gives_the_same_rows() -> None:
+    data = source([{"id": 1, "a": {"b": [{"c": 2, "d": [{"e": 3}]}]}, "": {"": 4}}])
+    model = survey(lambda: io.BytesIO(data))
+
+    loaded = TableModel.from_json(model.to_json())
+    assert loaded == model
+    assert list(rows(lambda: io.BytesIO(data), loaded)) == list(rows(lambda: io.BytesIO(data), model))
+
+
+def test_each_pass_reads_the_document_once_and_closes_it() -> None:
+    opened: list[io.BytesIO] = []
+
+    def open_document() -> io.BytesIO:
+        opened.append(io.BytesIO(b'[{"a": 1}]'))
+        return opened[-1]
+
+    model = survey(open_document)
+    assert len(opened) == 1 and opened[0].closed
+    assert list(rows(open_document, model)) == [(0, [1])]
+    assert len(opened) == 2 and opened[1].closed
+
+
+class Counting(io.BytesIO):
+    """A document stream that records how far it was read when it was closed."""
+
+    read_to = -1
+
+    def readinto(self, buffer):  # ijson reads with readinto
+        return super().readinto(memoryview(buffer)[:65536])
+
+    def close(self) -> None:
+        if not self.closed:
+            self.read_to = self.tell()
+        super().close()
+
+
+def test_child_rows_come_as_their_records_end_however_many_one_record_holds() -> None:
+    data = source({"kids": [{"n": n} for n in range(100_000)]})
+    model = survey(lambda: io.BytesIO(data))
+    stream = Counting(data)
+
+    produced = rows(lambda: stream, model)
+    assert next(produced) == (1, [1, 0])
+    assert stream.tell() < len(data) / 10
+    assert sum(1 for _ in produced) == 100_000  # the rest of the kids, then the one record
+
+
+def test_a_preview_reads_only_as_far_as_its_tables_need() -> None:
+    data = source([{"n": n, "kids": [{"k": n}]} for n in range(50_000)])
+    model = survey(lambda: io.BytesIO(data))
+    stream = Counting(data)
+
+    preview = list(rows(lambda: stream, model, tables=["kids"], limit=3))
+
+    assert preview == [(1, [1, 0]), (1, [2, 1]), (1, [3, 2])]
+    assert 0 < stream.read_to < len(data) / 10
+
+
+def test_a_preview_of_more_rows_than_a_table_has_gives_them_all() -> None:
+    data = source([{"n": n, "kids": [{"k": n}] if n == 1 else []} for n in range(5)])
+    model = survey(lambda: io.BytesIO(data))
+
+    assert list(rows(lambda: io.BytesIO(data), model, tables=["kids", "data"], limit=2)) == [
+        (0, [0]),
+        (1, [2, 1]),
+        (0, [1]),
+    ]
+    assert list(rows(lambda: io.BytesIO(data), model, limit=0)) == []
+
+
+@pytest.mark.parametrize("name", ["sample_data_1.json", "sample_data_2.json"])
+def test_the_samples_give_a_row_per_record_with_every_value(name: str) -> None:
+    records = json.loads((DATA / name).read_text())
+
+    header, *data = tables_of((DATA / name).read_bytes())["data"]
+    assert len(data) == len(records)
+    for values, record in zip(data, records, strict=True):
+        flat = {name: value for name, value in zip(header, values, strict=True) if value is not None}
+        assert flat == {key: value for key, value in _flatten(record).items() if value is not None}
+
+
+def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+@pytest.mark.parametrize("path", Y_FILES, ids=[path.name for path in Y_FILES])
+def test_every_valid_document_of_the_json_test_suite_gives_a_row_per_record(path: Path) -> None:
+    document = json.loads(path.read_bytes())
+
+    found = tables_of(path.read_bytes())
+    assert len(found["data"]) - 1 == (len(document) if isinstance(document, list) else 1)
