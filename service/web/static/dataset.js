@@ -114,11 +114,14 @@ export function setUpDatasetView(parts) {
   }
 
   async function showTables(dataset, mine) {
+    // The first listing of a large dataset reads it once: say so while it does.
+    tables.replaceChildren(el("p", { class: "hint", text: "Reading the tables…" }));
     let listing;
     try {
       listing = await getJson(`${datasetPath(dataset.id)}tables/`);
     } catch (error) {
       if (mine !== generation) return;
+      tables.replaceChildren();
       const reason =
         error instanceof ApiError && error.status === 422
           ? `This data cannot become a spreadsheet: ${error.message}`
