@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test lint format bench chromium libreoffice clean
 
 run: $(INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
 	$(BIN)/python -m deploy.run_local
 
-test: $(INSTALLED) chromium lint  ## install what the tests need and run every test
+test: $(INSTALLED) chromium libreoffice lint  ## install what the tests need and run every test
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
@@ -32,11 +32,18 @@ $(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt client/pyproje
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Debian packages the tests drive, installed when their command is missing: $(call debian,COMMAND,PACKAGE)
+debian = command -v $(1) >/dev/null || { \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null; }
+
 # The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 chromium:
-	@command -v chromium >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(call debian,chromium,chromium)
+
+# The xlsx tests read every workbook back with LibreOffice headless too (Calc without a GUI).
+libreoffice:
+	@$(call debian,soffice,libreoffice-calc-nogui)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,9 +2,19 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from gunicorn import util
+
+from service import config as service_config
+
+# A setting that can never work stops the server here, in one line, before any worker starts
+# (a worker failing to boot would print a traceback per attempt instead).
+try:
+    service_config.check(service_config.from_environment())
+except service_config.ConfigurationError as error:
+    sys.exit(f"datasets-api: {error}")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # gthread: a long export or upload occupies one thread, not a whole worker, and the

@@ -24,11 +24,12 @@ the exact parser decides (``track``).
 
 import codecs
 import ctypes
-import ctypes.util
+import importlib.machinery
 import re
+import sys
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import ijson
 
@@ -43,6 +44,7 @@ _NUMBER_SHAPE = bytes.maketrans(b"0123456789eE+-", b"0000000000eess")
 _LONG_DIGIT_RUN = b"0" * _LONG_DIGITS
 _LONG_EXPONENTS = (b"e" + b"0" * _LONG_EXPONENT, b"es" + b"0" * _LONG_EXPONENT)
 _BEFORE_A_NUMBER = frozenset(b" \t\r\n[,:")
+_EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
 class Refused(Exception):
@@ -54,38 +56,51 @@ class Invalid(Refused):
     a ``SyntaxCheck`` finds it without ijson's slower replay."""
 
 
-def _yajl_candidates() -> Iterator[str]:
-    """yajl as ijson's wheel ships it, then the system's (looked for only if needed: it runs ldconfig)."""
-    yield from map(
-        str, sorted((Path(ijson.__file__).resolve().parent.parent / "ijson.libs").glob("libyajl*.so*"))
-    )
-    system = ctypes.util.find_library("yajl")
-    if system is not None:
-        yield system
-
-
-def _load_yajl() -> ctypes.CDLL | None:
-    """yajl 2, ready to call; None if no copy of it loads."""
-    for candidate in _yajl_candidates():
-        try:
-            library = ctypes.CDLL(candidate)
-        except OSError:
-            continue
-        if library.yajl_version() // 10000 != 2:
-            continue
-        library.yajl_alloc.restype = ctypes.c_void_p
-        library.yajl_alloc.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        library.yajl_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-        library.yajl_complete_parse.argtypes = [ctypes.c_void_p]
-        library.yajl_free.argtypes = [ctypes.c_void_p]
-        library.yajl_get_error.restype = ctypes.c_void_p
-        library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
-        library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        return library
+def _extension_of(backend: ModuleType) -> str | None:
+    """The compiled module ijson's ``backend`` runs on: the extension module loaded from the
+    backend's own folder (ijson names it privately, so it is found by where it lives)."""
+    folder = Path(backend.__file__ or "").parent
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path.endswith(_EXTENSION_SUFFIXES) and Path(path).parent == folder:
+            return path
     return None
 
 
-_yajl = _load_yajl()
+def _load_yajl() -> tuple[ctypes.CDLL | None, str]:
+    """The yajl that ijson's C backend parses with, ready to call, and what checks uploads.
+
+    Found by construction, not by a path: the extension's own handle resolves the symbols of
+    the libraries it links (dlsym searches a handle's dependencies on Linux and macOS), and of a
+    yajl built into it (IJSON_EMBED_YAJL). So it is the very yajl ijson refuses documents with,
+    never another copy on the system. Where the symbols are not reachable that way (Windows,
+    whose GetProcAddress searches one module only), ijson checks uploads alone, and says so.
+    """
+    try:
+        backend = ijson.get_backend("yajl2_c")
+    except ImportError:
+        return None, "ijson (python backend: no C extension on this platform; slow)"
+    extension = _extension_of(backend)
+    try:
+        library = ctypes.CDLL(extension) if extension else None
+        version = library.yajl_version() if library else 0
+    except (OSError, AttributeError):
+        library, version = None, 0
+    if library is None or version // 10000 != 2:
+        return None, "ijson (yajl2_c; its yajl is not callable directly here; slow)"
+    library.yajl_alloc.restype = ctypes.c_void_p
+    library.yajl_alloc.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    library.yajl_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    library.yajl_complete_parse.argtypes = [ctypes.c_void_p]
+    library.yajl_free.argtypes = [ctypes.c_void_p]
+    library.yajl_get_error.restype = ctypes.c_void_p
+    library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    major, minor, micro = version // 10000, version // 100 % 100, version % 100
+    return library, f"yajl {major}.{minor}.{micro} direct (the one ijson's yajl2_c extension uses)"
+
+
+_yajl, VALIDATOR = _load_yajl()
 AVAILABLE = _yajl is not None
 _YAJL_OK = 0
 # yajl keeps a token that spans chunks whole in a buffer it doubles, and one byte per level of
@@ -93,12 +108,17 @@ _YAJL_OK = 0
 # refused: strings and numbers under 8 MiB and nesting under 16 million levels fit.
 MAX_PARSER_MEMORY = 16 * 1024**2
 
-_libc = ctypes.CDLL(None)  # the process's C library, for yajl's allocations
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.realloc.restype = ctypes.c_void_p
-_libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
+# yajl's allocations go to Python's raw allocator: thread-safe, callable without the GIL's help,
+# and part of the C API on every platform (unlike "the process's C library", which Windows lacks).
+_raw_malloc = ctypes.pythonapi.PyMem_RawMalloc
+_raw_malloc.restype = ctypes.c_void_p
+_raw_malloc.argtypes = [ctypes.c_size_t]
+_raw_realloc = ctypes.pythonapi.PyMem_RawRealloc
+_raw_realloc.restype = ctypes.c_void_p
+_raw_realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_raw_free = ctypes.pythonapi.PyMem_RawFree
+_raw_free.restype = None
+_raw_free.argtypes = [ctypes.c_void_p]
 _MALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _REALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -114,31 +134,55 @@ class TooLarge(Exception):
     """One value needs more than ``MAX_PARSER_MEMORY`` to be checked."""
 
 
+class MemoryLost(Refused):
+    """The memory count failed (its own MemoryError): the check stops vouching and bounding."""
+
+
 class _Memory:
-    """libc's allocator, handed to one yajl handle, counting the bytes it holds. yajl allocates
-    rarely (when a buffer or its stack grows), so calling back into Python costs nothing."""
+    """Python's raw allocator, handed to one yajl handle, counting the bytes it holds. yajl
+    allocates rarely (when a buffer or its stack grows), so calling back into Python costs nothing.
+
+    No Python exception may reach C: ctypes would swallow it and hand yajl a NULL it does not
+    check. So each callback makes its C call first and does its bookkeeping after, inside a
+    ``try``; if the bookkeeping fails (a MemoryError), yajl still gets its valid pointer, and the
+    count is marked ``lost``: the check then stops vouching, and the exact parser decides.
+    """
 
     def __init__(self) -> None:
         self.held = 0
+        self.lost = False
         self._sizes: dict[int, int] = {}
         self.funcs = _AllocFuncs(_MALLOC(self._malloc), _REALLOC(self._realloc), _FREE(self._free), None)
 
     def _malloc(self, _context: int | None, size: int) -> int | None:
-        return self._count(_libc.malloc(size), size)
+        pointer = _raw_malloc(size)
+        try:
+            self._count(pointer, size)
+        except BaseException:
+            self.lost = True
+        return pointer
 
     def _realloc(self, _context: int | None, pointer: int | None, size: int) -> int | None:
-        self.held -= self._sizes.pop(pointer or 0, 0)
-        return self._count(_libc.realloc(pointer, size), size)
+        moved = _raw_realloc(pointer, size)
+        try:
+            if moved:  # on failure the old block is still held
+                self.held -= self._sizes.pop(pointer or 0, 0)
+                self._count(moved, size)
+        except BaseException:
+            self.lost = True
+        return moved
 
     def _free(self, _context: int | None, pointer: int | None) -> None:
-        self.held -= self._sizes.pop(pointer or 0, 0)
-        _libc.free(pointer)
+        _raw_free(pointer)
+        try:
+            self.held -= self._sizes.pop(pointer or 0, 0)
+        except BaseException:
+            self.lost = True
 
-    def _count(self, pointer: int | None, size: int) -> int | None:
+    def _count(self, pointer: int | None, size: int) -> None:
         if pointer:
             self._sizes[pointer] = size
             self.held += size
-        return pointer
 
 
 def _free_handle(handle: int, _memory: _Memory) -> None:
@@ -158,6 +202,8 @@ class SyntaxCheck:
         memory = _Memory()
         self._memory = memory
         self._handle = _yajl.yajl_alloc(None, ctypes.byref(memory.funcs), None)  # no callbacks
+        if not self._handle:
+            raise MemoryError("yajl_alloc could not allocate a parser")
         weakref.finalize(self, _free_handle, self._handle, memory)
         self._parsing = True
 
@@ -171,7 +217,7 @@ class SyntaxCheck:
         runs the same yajl, so it holds what this one holds. Raises TooLarge, never Invalid."""
         if self._parsing:
             self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
-            if self._memory.held > MAX_PARSER_MEMORY:
+            if self._memory.held > MAX_PARSER_MEMORY and not self._memory.lost:
                 raise TooLarge
 
     def close(self) -> None:
@@ -198,6 +244,8 @@ class FastCheck(SyntaxCheck):
 
     def feed(self, chunk: bytes) -> None:
         super().feed(chunk)
+        if self._memory.lost:  # the count, so the bound, cannot be trusted: ijson decides
+            raise MemoryLost
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
         if _suspect(window):
             raise Refused

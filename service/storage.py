@@ -605,6 +605,8 @@ def _s3_errors(dataset_id: str | None = None) -> Iterator[None]:
             raise DatasetNotFound(dataset_id) from error
         if code in _MISCONFIGURED_CODES:
             raise _misconfigured(code, error) from error
+        if code == "403":  # a HEAD's answer has no body, so no code: only the status says it
+            raise _misconfigured("403 Forbidden", error) from error
         log.warning("S3 error: %s", error)
         raise StorageUnavailable(f"Storage error: {code or 'unknown'}; try again shortly.") from error
     except _UNREACHABLE_ERRORS as error:

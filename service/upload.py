@@ -29,8 +29,8 @@ from .storage import Dataset, Storage
 CHUNK_SIZE = 256 * 1024
 SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
 _FORM_FEED = b"\x0c"
-# ValueError: an integer longer than Python reads (4,300 digits, a guard against quadratic
-# parsing); yajl's C callback surfaces it as a SystemError caused by that ValueError.
+# What the parsers raise when they refuse a document. ValueError and SystemError only as the one
+# refusal they carry (see ``refused_by_parser``); any other is a bug of ours, not the upload's.
 _PARSER_ERRORS = (
     json_syntax.Refused,
     ijson.JSONError,
@@ -39,6 +39,7 @@ _PARSER_ERRORS = (
     ValueError,
     SystemError,
 )
+_DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 _TOO_LARGE = (
     "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
@@ -178,7 +179,8 @@ class _Check:
             self.parser.feed(chunk)
         except json_syntax.Invalid:
             raise _locate_syntax_error(spool, start) from None
-        except _PARSER_ERRORS:
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
             if self.parser.exact:
                 raise _locate_error(spool, start) from None
             self.parser = _successor_after(self.parser, spool, self.size)
@@ -198,6 +200,7 @@ def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
     except json_syntax.Invalid as error:
         raise _invalid_at(spool, size, _reason(error)) from None
     except _PARSER_ERRORS as error:
+        _raise_unless_refusal(error)
         if parser.exact:
             raise _invalid_at(spool, size, _reason(error)) from None
         _finish(_successor_after(parser, spool, size), spool, size)
@@ -226,7 +229,8 @@ def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
         block = spool.read(min(CHUNK_SIZE, end - position))
         try:
             parser.feed(block)
-        except _PARSER_ERRORS:
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
             return position
         position += len(block)
     return None
@@ -266,8 +270,27 @@ def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int) ->
         try:
             parser.feed(byte)
         except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
             return _invalid_at(spool, chunk_start + index, _reason(error))
     return _invalid_at(spool, chunk_start + len(chunk), "unexpected data")
+
+
+def refused_by_parser(error: BaseException) -> bool:
+    """Whether ``error`` is a parser refusing the document, rather than a failure of our own.
+
+    ValueError counts only as Python refusing an integer past its digit limit (a guard against
+    quadratic parsing), which yajl's C callback in ijson surfaces as a SystemError caused by it."""
+    if isinstance(
+        error, json_syntax.Refused | ijson.JSONError | UnicodeDecodeError | decimal.InvalidOperation
+    ):
+        return True
+    cause = error.__cause__ if isinstance(error, SystemError) else error
+    return isinstance(cause, ValueError) and _DIGIT_LIMIT in str(cause)
+
+
+def _raise_unless_refusal(error: Exception) -> None:
+    if not refused_by_parser(error):
+        raise error
 
 
 def _invalid_at(spool: IO[bytes], offset: int, reason: str) -> InvalidJSON:
@@ -289,7 +312,7 @@ def _reason(error: Exception) -> str:
     """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
     if isinstance(error, UnicodeDecodeError):
         return "invalid UTF-8 or an invalid \\u escape in a string"
-    if isinstance(error.__cause__ or error, ValueError) and not isinstance(error, ijson.JSONError):
+    if _DIGIT_LIMIT in str(error.__cause__ or error):
         return "an integer with more digits than this service reads (4,300)"
     if isinstance(error, decimal.InvalidOperation):
         return "a number out of range"

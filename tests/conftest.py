@@ -3,6 +3,7 @@
 The chain follows Flask's tutorial: ``app`` -> ``client``; and for HTTP against real
 processes: ``s3_server`` (SeaweedFS) -> ``live_server`` (gunicorn), plus ``moto_s3_server``
 (moto's standalone server) for running the same calls against a second S3 implementation.
+Every gunicorn, here or in a test module's own fixture, comes from ``tests.probes.api_server``.
 """
 
 import subprocess
@@ -15,7 +16,7 @@ from moto import mock_aws
 
 from deploy import embedded_s3
 from service import create_app
-from tests.servers import ApiServer, s3_environment, start_api
+from tests.probes import api_server
 
 DATA = Path(__file__).parent / "data"
 
@@ -70,35 +71,27 @@ def moto_s3_server() -> Iterator[embedded_s3.EmbeddedS3]:
     server.stop()
 
 
-def _start_api(settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> ApiServer:
-    with open(tmp_path_factory.mktemp("api") / "gunicorn.log", "ab") as log:
-        return start_api(settings, log=log)
-
-
 @pytest.fixture(scope="session")
 def live_server(s3_server, tmp_path_factory) -> Iterator[str]:
     """Base URL of gunicorn serving the API on SeaweedFS."""
-    server = _start_api(s3_environment(s3_server, "live"), tmp_path_factory)
-    yield server.url
-    server.stop()
+    with api_server(s3_server, "live", tmp_path_factory.mktemp("api")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
 def secured_server(s3_server, tmp_path_factory) -> Iterator[str]:
     """Base URL of a server that requires one of two bearer tokens."""
-    settings = {**s3_environment(s3_server, "secured"), "API_TOKENS": "secret-token-1,secret-token-2"}
-    server = _start_api(settings, tmp_path_factory)
-    yield server.url
-    server.stop()
+    tokens = "secret-token-1,secret-token-2"
+    with api_server(s3_server, "secured", tmp_path_factory.mktemp("api"), API_TOKENS=tokens) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session", params=["seaweedfs", "moto"])
 def any_s3_live_server(request, tmp_path_factory) -> Iterator[str]:
     """Base URL of the API on each S3 implementation in turn."""
     s3 = request.getfixturevalue("s3_server" if request.param == "seaweedfs" else "moto_s3_server")
-    server = _start_api(s3_environment(s3, f"any-{request.param}"), tmp_path_factory)
-    yield server.url
-    server.stop()
+    with api_server(s3, f"any-{request.param}", tmp_path_factory.mktemp("api")) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -100,8 +100,10 @@ def assert_error(response, status: int) -> str:
 def api_server(s3: EmbeddedS3, bucket: str, log_dir: Path, **settings: str) -> Iterator[ApiServer]:
     """gunicorn serving the API on ``s3`` in a bucket of its own, for the length of a ``with``."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"gunicorn-{bucket}.log", "ab") as log:
+    log_path = log_dir / f"gunicorn-{bucket}.log"
+    with open(log_path, "ab") as log:
         server = start_api({**s3_environment(s3, bucket), **settings}, log=log)
+    server.log = log_path
     try:
         yield server
     finally:

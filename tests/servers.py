@@ -19,6 +19,7 @@ GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 class ApiServer:
     process: subprocess.Popen
     url: str
+    log: Path | None = None  # where its output goes, when it is a file
 
     def stop(self) -> None:
         if self.process.poll() is None:

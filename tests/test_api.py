@@ -8,6 +8,8 @@ import openpyxl
 import pytest
 import requests
 
+from service import json_syntax
+
 DATA = Path(__file__).parent / "data"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -150,7 +152,9 @@ def test_non_ascii_names_follow_rfc_6266(live_server):
 
 def test_probes_answer(live_server):
     assert requests.get(f"{live_server}/healthz").json() == {"status": "ok"}
-    assert requests.get(f"{live_server}/readyz").json() == {"status": "ready"}
+    ready = requests.get(f"{live_server}/readyz").json()
+    assert ready == {"status": "ready", "validator": json_syntax.VALIDATOR}
+    assert ready["validator"].startswith("yajl 2.")  # the fast check runs in the server too
 
 
 def test_swagger_documents_every_call_with_models_and_errors(live_server):

@@ -7,7 +7,6 @@ hostile ids, all against gunicorn on SeaweedFS with a bucket of its own.
 
 import io
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -17,7 +16,7 @@ import requests
 from openpyxl import load_workbook
 from werkzeug.http import parse_options_header
 
-from tests.probes import all_datasets, api_server, assert_error, raw_request, upload_json
+from tests.probes import all_datasets, api_server, assert_error, raw_request, upload_json, wait_for
 
 SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,9 +28,14 @@ def suite_files(prefix: str) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def api(s3_server, tmp_path_factory):
+def api_server_of_module(s3_server, tmp_path_factory):
     with api_server(s3_server, "bad-input", tmp_path_factory.mktemp("bad-input")) as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(api_server_of_module) -> str:
+    return api_server_of_module.url
 
 
 @pytest.fixture(scope="module")
@@ -194,9 +198,16 @@ def test_truncated_raw_bodies_are_400_and_nothing_is_stored(api):
     assert len(all_datasets(api)) == before
 
 
-def test_a_client_that_hangs_up_mid_body_leaves_nothing(api):
-    before = len(all_datasets(api))
-    parts = urlsplit(api)
+def test_a_client_that_hangs_up_mid_body_leaves_nothing(api_server_of_module):
+    server = api_server_of_module
+    before = len(all_datasets(server.url))
+    parts = urlsplit(server.url)
+
+    def refused_posts() -> int:
+        assert server.log is not None
+        return server.log.read_text().count('"POST /datasets/ HTTP/1.1" 400')
+
+    refused_before = refused_posts()
     for body in (b"[1,2]", b"[" * 5000):
         with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
             sock.sendall(
@@ -204,9 +215,10 @@ def test_a_client_that_hangs_up_mid_body_leaves_nothing(api):
                 b"Content-Length: 100000\r\n\r\n" + body
             )
         # Closed without waiting for an answer.
-    time.sleep(1)
-    requests.get(f"{api}/healthz", timeout=5).raise_for_status()
-    assert len(all_datasets(api)) == before
+    # The server has seen both requests end early and refused them (not merely not yet stored them).
+    wait_for(lambda: refused_posts() == refused_before + 2, timeout=30)
+    requests.get(f"{server.url}/healthz", timeout=5).raise_for_status()
+    assert len(all_datasets(server.url)) == before
 
 
 def test_protocol_errors_from_gunicorn_itself_are_json(api):

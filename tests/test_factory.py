@@ -1,4 +1,14 @@
-from service import create_app
+import os
+import subprocess
+import sys
+
+import pytest
+from moto import mock_aws
+
+from deploy.embedded_s3 import free_port
+from service import config, create_app
+from service.config import ConfigurationError
+from tests.servers import GUNICORN_CONFIG
 
 
 def test_settings_come_from_the_environment(monkeypatch, aws_credentials):
@@ -47,3 +57,46 @@ def test_an_all_non_ascii_name_gets_a_plain_ascii_fallback(client):
     disposition = excel.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=download.xlsx; ")
     assert "filename*=UTF-8''%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.xlsx" in disposition
+
+
+def test_an_invalid_bucket_name_refuses_to_start(aws_credentials):
+    with pytest.raises(ConfigurationError, match="S3_BUCKET='Not_A_Bucket' is not a valid S3 bucket name"):
+        create_app({"S3_BUCKET": "Not_A_Bucket"})
+
+
+def test_the_server_with_an_invalid_bucket_name_stops_in_one_line():
+    env = {**os.environ, "S3_BUCKET": "no..dots", "PORT": str(free_port())}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "datasets-api: S3_BUCKET='no..dots' is not a valid S3 bucket name: use 3 to 63 lower-case"
+        " letters, digits, dots and hyphens, starting and ending with a letter or digit."
+    ]
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 64, "UPPER", "-start", "end-", "192.168.1.1", "under_score"])
+def test_bucket_names_s3_refuses_are_refused(name):
+    with pytest.raises(ConfigurationError):
+        config.check({**config.from_environment({}), "S3_BUCKET": name})
+
+
+def test_bucket_names_s3_takes_are_taken():
+    for name in ("datasets", "my-data.2026", "a1b"):
+        config.check({**config.from_environment({}), "S3_BUCKET": name})
+
+
+def test_a_test_config_does_not_inherit_the_shell_s_settings(monkeypatch, aws_credentials):
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "5")
+    monkeypatch.setenv("API_TOKENS", "from-the-shell")
+    monkeypatch.setenv("S3_BUCKET", "shell-bucket")
+    with mock_aws():
+        app = create_app({"TESTING": True, "S3_BUCKET": "test-datasets"})
+    assert app.config["MAX_UPLOAD_BYTES"] == config.GIB
+    assert app.config["API_TOKENS"] == []
+    assert app.config["S3_BUCKET"] == "test-datasets"

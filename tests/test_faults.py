@@ -6,6 +6,7 @@ The module has its own SeaweedFS, stopped and restarted on the same ports and da
 
 import io
 import json
+import re
 import signal
 import time
 import zipfile
@@ -20,9 +21,12 @@ from tests.probes import all_datasets, api_server, assert_error, upload_json, wa
 
 BUCKET = "faults"
 CALL_LIMIT_S = 15  # boto3's connect timeout and retries are set to fail fast, far inside this
-# A server that accepts connections but never answers costs boto3's read timeout on each of its
-# attempts (2 x 15 s, see service/storage.py), and no more.
-FROZEN_LIMIT_S = 45
+# The settings shorten S3's timeouts here, so a frozen server is not 30 s per test.
+SETTINGS = {"S3_CONNECT_TIMEOUT": "2", "S3_READ_TIMEOUT": "3", "S3_MAX_ATTEMPTS": "2"}
+# A server that accepts connections but never answers costs the read timeout on each of the
+# attempts (2 x 3 s), and no more; the readiness probe answers within READY_TIMEOUT (2 s) always.
+FROZEN_LIMIT_S = 12
+READY_LIMIT_S = 3
 
 
 class RestartableS3:
@@ -73,7 +77,7 @@ def s3(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(s3, tmp_path_factory):
-    with api_server(s3.server, BUCKET, tmp_path_factory.mktemp("faults-api")) as server:
+    with api_server(s3.server, BUCKET, tmp_path_factory.mktemp("faults-api"), **SETTINGS) as server:
         yield server.url
 
 
@@ -169,12 +173,38 @@ def test_an_upload_cut_off_by_an_outage_leaves_no_dataset(s3, api, megabytes, de
     assert s3.keys() == before_keys
 
 
-def test_credentials_s3_refuses_are_503(s3, tmp_path):
+def test_credentials_s3_refuses_are_a_500_naming_s3s_code_and_readyz_says_so(s3, tmp_path):
+    """Misconfiguration never heals by retrying: not 503 "unreachable" but what S3 said."""
     wrong = {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
     with api_server(s3.server, BUCKET, tmp_path, **wrong) as misconfigured:
-        for path in ("/readyz", "/datasets/"):
-            message = assert_error(requests.get(misconfigured.url + path, timeout=CALL_LIMIT_S), 503)
-            assert "Storage" in message, message
+        for path in ("/datasets/", "/datasets/", f"/datasets/{'0' * 26}/content/"):
+            message = assert_error(requests.get(misconfigured.url + path, timeout=CALL_LIMIT_S), 500)
+            assert "misconfigured" in message, message
+            assert "SignatureDoesNotMatch" in message or "403 Forbidden" in message, message
+        ready = assert_error(requests.get(misconfigured.url + "/readyz", timeout=CALL_LIMIT_S), 503)
+        assert "misconfigured (403 Forbidden)" in ready, ready
+        for _ in range(5):
+            requests.get(misconfigured.url + "/datasets/", timeout=CALL_LIMIT_S)
+    logged = re.findall(
+        r"storage is misconfigured \(([^)]*)\)", (tmp_path / f"gunicorn-{BUCKET}.log").read_text()
+    )
+    assert "SignatureDoesNotMatch" in logged
+    # Logged once per worker process (two), not once per request.
+    assert all(logged.count(what) <= 2 for what in logged), logged
+
+
+def test_readiness_answers_within_two_seconds_whatever_s3_does(s3, api):
+    wait_for(lambda: ready(api), timeout=60)
+    s3.freeze()
+    try:
+        for _ in range(3):
+            response, seconds = timed("GET", f"{api}/readyz")
+            assert_error(response, 503)
+            assert seconds < READY_LIMIT_S, seconds
+    finally:
+        s3.thaw()
+    wait_for(lambda: ready(api), timeout=60)
+    assert requests.get(f"{api}/readyz", timeout=5).json()["validator"].startswith("yajl 2.")
 
 
 def test_a_frozen_s3_is_a_503_after_the_read_timeouts_and_health_stays_up(s3, api):

@@ -175,3 +175,61 @@ def test_errors_read_the_same_with_or_without_the_fast_check(monkeypatch):
     with_fast_check = [verdict(body) for body in bodies]
     monkeypatch.setattr(json_syntax, "AVAILABLE", False)
     assert with_fast_check == [verdict(body) for body in bodies]
+
+
+FAILING_BOOKKEEPING = """
+import io, sys
+from service import json_syntax, upload
+
+class Exhausted(dict):
+    def __setitem__(self, key, value):
+        raise MemoryError("bookkeeping")
+    def pop(self, *args):
+        raise MemoryError("bookkeeping")
+
+real_init = json_syntax._Memory.__init__
+def exhausted_init(self):
+    real_init(self)
+    self._sizes = Exhausted()
+json_syntax._Memory.__init__ = exhausted_init
+
+body = b'{"a": "' + b"x" * (3 * 1024**2) + b'", "b": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+check = json_syntax.FastCheck()
+try:
+    for start in range(0, len(body), upload.CHUNK_SIZE):
+        check.feed(body[start : start + upload.CHUNK_SIZE])
+    check.close()
+    print("vouched")
+except json_syntax.MemoryLost:
+    print("refused")
+stored = io.BytesIO()
+upload.receive(upload.Upload(io.BytesIO(body), "a.json"), 10**9, stored.write)
+print("stored" if stored.getvalue() == body else "differs")
+"""
+
+
+def test_failing_allocator_bookkeeping_never_reaches_yajl(tmp_path):
+    """A MemoryError in the allocator's bookkeeping (ctypes would swallow it and give yajl a NULL)
+    must leave yajl with valid memory: no crash; the check stops vouching and ijson decides."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "exhausted.py"
+    script.write_text(FAILING_BOOKKEEPING)
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]  # a segfault is -11
+    assert result.stdout.split() == ["refused", "stored"]
+    assert "Exception ignored" not in result.stderr  # nothing was swallowed by ctypes
+
+
+def test_the_validator_in_use_is_named():
+    assert json_syntax.VALIDATOR.startswith("yajl 2.")
+    assert "ijson" in json_syntax.VALIDATOR

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import NotTabular
-from service.export.model import TableModel
+from service.errors import BadRequest, NotTabular
+from service.export.model import Date, TableModel
 from service.export.tables import MAX_CHILD_TABLES, MAX_COLUMNS, MAX_FIELDS, rows, survey
+from tests import realworld
 
 DATA = Path(__file__).parent / "data"
 Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
@@ -48,7 +49,7 @@ def test_an_array_of_objects_is_one_row_per_element_of_the_main_table() -> None:
     }
 
 
-def test_nested_objects_become_dotted_columns_in_first_seen_order_over_all_records() -> None:
+def test_nested_objects_become_dotted_columns_each_objects_together_where_it_was_first_seen() -> None:
     found = tables_of(
         [
             {"id": 1, "address": {"city": "Leeds", "geo": {"lat": 53.8}}},
@@ -57,9 +58,9 @@ def test_nested_objects_become_dotted_columns_in_first_seen_order_over_all_recor
     )
 
     assert found["data"] == [
-        ["id", "address.city", "address.geo.lat", "email", "address.zip"],
+        ["id", "address.city", "address.geo.lat", "address.zip", "email"],
         [1, "Leeds", 53.8, None, None],
-        [2, "York", None, "b@example.com", "LS1"],
+        [2, "York", None, "LS1", "b@example.com"],
     ]
 
 
@@ -124,8 +125,8 @@ def test_arrays_of_objects_go_to_child_tables_linked_to_their_parent_record_recu
         ("lines.parts", "lines", 3),
     ]
     assert tables_of(document) == {
-        "data": [["id"], ["o1"], ["o2"], ["o3"]],
-        "lines": [["data row", "sku"], [1, "A"], [1, "B"], [3, "C"]],
+        "data": [["data row", "id"], [1, "o1"], [2, "o2"], [3, "o3"]],
+        "lines": [["data row", "lines row", "sku"], [1, 1, "A"], [1, 2, "B"], [3, 3, "C"]],
         "lines.parts": [["lines row", "n"], [1, 1], [1, 2], [3, 3]],
     }
 
@@ -133,7 +134,7 @@ def test_arrays_of_objects_go_to_child_tables_linked_to_their_parent_record_recu
 def test_an_array_mixing_objects_and_scalars_loses_nothing() -> None:
     found = tables_of({"items": [{"a": 1}, "loose", [1, 2], None], "other": [1, 2]})
 
-    assert found["data"] == [["other"], ["[1,2]"]]
+    assert found["data"] == [["data row", "other"], [1, "[1,2]"]]
     assert found["items"] == [
         ["data row", "a", "value"],
         [1, 1, None],
@@ -275,7 +276,10 @@ def test_deep_objects_become_columns_down_to_the_depth_limit_then_whole_json_tex
 def test_nesting_past_the_depth_limit_is_kept_as_text_at_its_path() -> None:
     found = tables_of([{"a": {"b": {"c": {"d": 1}}}, "e": [{"f": [{"g": 1}]}]}], max_depth=4)
 
-    assert found == {"data": [["a.b.c"], ['{"d":1}']], "e": [["data row", "f"], [1, '[{"g":1}]']]}
+    assert found == {
+        "data": [["data row", "a.b.c"], [1, '{"d":1}']],
+        "e": [["data row", "f"], [1, '[{"g":1}]']],
+    }
 
 
 def test_json_that_cannot_be_read_is_not_tabular() -> None:
@@ -289,7 +293,7 @@ def test_columns_get_widths_from_their_content_within_bounds() -> None:
     )
 
     widths = {column.name: column.width for column in columns}
-    assert widths == {"id": 8, "comment": 60, "tags": 32}
+    assert widths == {"data row": 10, "id": 8, "comment": 60, "tags": 32}
     assert [c.width for c in model_of([{"kids": [{"x": 1}]}]).tables[1].columns] == [10, 8]
 
 
@@ -356,9 +360,9 @@ def test_a_preview_of_more_rows_than_a_table_has_gives_them_all() -> None:
     model = survey(lambda: io.BytesIO(data))
 
     assert list(rows(lambda: io.BytesIO(data), model, tables=["kids", "data"], limit=2)) == [
-        (0, [0]),
+        (0, [1, 0]),
         (1, [2, 1]),
-        (0, [1]),
+        (0, [2, 1]),
     ]
     assert list(rows(lambda: io.BytesIO(data), model, limit=0)) == []
 
@@ -370,8 +374,15 @@ def test_the_samples_give_a_row_per_record_with_every_value(name: str) -> None:
     header, *data = tables_of((DATA / name).read_bytes())["data"]
     assert len(data) == len(records)
     for values, record in zip(data, records, strict=True):
-        flat = {name: value for name, value in zip(header, values, strict=True) if value is not None}
+        flat = {
+            name: _as_json(value) for name, value in zip(header, values, strict=True) if value is not None
+        }
         assert flat == {key: value for key, value in _flatten(record).items() if value is not None}
+
+
+def _as_json(value: object) -> object:
+    """A value as it was in the JSON: a date is its text."""
+    return value.text if isinstance(value, Date) else value
 
 
 def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
@@ -390,3 +401,336 @@ def test_every_valid_document_of_the_json_test_suite_gives_a_row_per_record(path
 
     found = tables_of(path.read_bytes())
     assert len(found["data"]) - 1 == (len(document) if isinstance(document, list) else 1)
+
+
+# The real-world rules ------------------------------------------------------------------------------
+
+
+def lines(*records: object) -> bytes:
+    return "".join(json.dumps(record) + "\n" for record in records).encode()
+
+
+def test_json_lines_are_one_record_a_line() -> None:
+    document = lines(
+        {"_id": {"$oid": "65e5a1"}, "n": 1}, {"_id": {"$oid": "65e5a2"}, "n": 2, "tags": ["a"]}
+    ) + (b'\r\n\n[1, 2]\r\n"text"\n')
+
+    assert tables_of(document, format="jsonl") == {
+        "data": [
+            ["_id.$oid", "n", "tags", "value"],
+            ["65e5a1", 1, None, None],
+            ["65e5a2", 2, '["a"]', None],
+            [None, None, None, "[1,2]"],
+            [None, None, None, "text"],
+        ]
+    }
+    assert model_of(document, format="jsonl").format == "jsonl"
+
+
+def test_a_json_lines_line_that_is_a_map_of_records_is_still_one_record() -> None:
+    assert tables_of(lines({"a": {"x": 1}, "b": {"x": 2}}), format="jsonl")["data"] == [
+        ["a.x", "b.x"],
+        [1, 2],
+    ]
+
+
+@pytest.mark.parametrize("format", ["json", "jsonl"])
+def test_a_byte_order_mark_at_the_start_is_skipped(format: str) -> None:
+    assert tables_of(b'\xef\xbb\xbf{"a": "\xc3\xa9"}', format=format) == {"data": [["a"], ["\u00e9"]]}
+
+
+@pytest.mark.parametrize("document", [b"1", b"12", b"[]", b'"\xef\xbb\xbe"'])
+def test_documents_shorter_than_a_byte_order_mark_or_alike_at_the_start_lose_nothing(document: bytes) -> None:
+    assert tables_of(document)["data"][1:] == ([[json.loads(document)]] if document != b"[]" else [])
+
+
+def test_a_map_of_records_is_a_row_per_member_named_in_a_first_column_key() -> None:
+    document = {
+        "airports": {"filename": "airports.csv", "format": "csv"},
+        "cars": {"filename": "cars.json", "format": "json", "rows": 406},
+        "2024-03-04": {"filename": "daily.json", "tags": [{"t": "x"}]},
+    }
+
+    found = tables_of(document)
+    assert found["data"][0] == ["key", "data row", "filename", "format", "rows"]
+    assert found["data"][1:3] == [
+        ["airports", 1, "airports.csv", "csv", None],
+        ["cars", 2, "cars.json", "json", 406],
+    ]
+    assert found["data"][3][0] == Date("2024-03-04", 45355.0, "date")
+    assert found["tags"] == [["data row", "t"], [3, "x"]]
+    assert model_of(document).tables[0].columns[0].width == 12  # "2024-03-04" and two
+
+
+@pytest.mark.parametrize(
+    ("document", "header"),
+    [
+        ({"a": {"x": 1}, "b": {"x": 2}, "count": 2}, ["a.x", "b.x", "count"]),
+        ({"count": 2, "a": {"x": 1}}, ["count", "a.x"]),
+        ({"a": {"x": 1}, "b": None}, ["a.x", "b"]),
+        ({"a": {"x": 1}, "b": [{"y": 1}]}, ["data row", "a.x"]),
+    ],
+    ids=["last-member-a-number", "first-member-a-number", "a-null-member", "an-array-member"],
+)
+def test_an_object_with_any_member_that_is_not_an_object_is_one_record(
+    document: object, header: list[str]
+) -> None:
+    found = tables_of(document)["data"]
+
+    assert found[0] == header
+    assert len(found) == 2
+
+
+def test_a_field_null_in_some_records_and_an_object_in_others_has_only_its_sub_columns() -> None:
+    document = [
+        {"number": 1, "assignee": None, "milestone": None, "state": "open"},
+        {"number": 2, "assignee": {"login": "ada", "id": 7}, "milestone": None, "state": "open"},
+        {"number": 3, "assignee": None, "milestone": {"title": "v1", "creator": None}, "state": "closed"},
+        {
+            "number": 4,
+            "assignee": {"login": "grace"},
+            "milestone": {"title": "v2", "creator": {"login": "x"}},
+        },
+    ]
+
+    assert tables_of(document)["data"] == [
+        ["number", "assignee.login", "assignee.id", "milestone.title", "milestone.creator.login", "state"],
+        [1, None, None, None, None, "open"],
+        [2, "ada", 7, None, None, "open"],
+        [3, None, None, "v1", None, "closed"],
+        [4, "grace", None, "v2", "x", None],
+    ]
+
+
+def test_a_field_always_null_keeps_its_column_and_one_null_beside_records_has_none() -> None:
+    found = tables_of([{"a": None, "labels": None}, {"a": None, "labels": [{"name": "bug"}]}])
+
+    assert found["data"] == [["data row", "a"], [1, None], [2, None]]
+    assert found["labels"] == [["data row", "name"], [2, "bug"]]
+
+
+def test_a_field_that_is_sometimes_a_value_and_sometimes_an_object_keeps_both() -> None:
+    found = tables_of([{"a": 1}, {"a": {"b": 2}}, {"a": None}])
+
+    assert found["data"] == [["a", "a.b"], [1, None], [None, 2], [None, None]]
+
+
+def test_join_columns_number_every_table_that_has_children_down_to_grandchildren() -> None:
+    document = [
+        {
+            "id": "o1",
+            "lines": [{"sku": "A", "parts": [{"n": 1}]}, {"sku": "B", "parts": [{"n": 2}, {"n": 3}]}],
+        },
+        {"id": "o2", "notes": [1, 2]},
+        {"id": "o3", "lines": [{"sku": "C"}]},
+    ]
+
+    found = tables_of(document)
+    assert found == {
+        "data": [["data row", "id", "notes"], [1, "o1", None], [2, "o2", "[1,2]"], [3, "o3", None]],
+        "lines": [["data row", "lines row", "sku"], [1, 1, "A"], [1, 2, "B"], [3, 3, "C"]],
+        "lines.parts": [["lines row", "n"], [1, 1], [2, 2], [2, 3]],
+    }
+    assert [table.columns[0].width for table in model_of(document).tables] == [10, 10, 11]
+
+
+def test_join_columns_name_tables_by_their_sheet_names() -> None:
+    key = "a" * 40
+    found = tables_of([{key: [{"b": [{"c": 1}]}]}])
+
+    assert found["a" * 31] == [["data row", "a" * 31 + " row"], [1, 1]]
+    assert found["a" * 27 + " (2)"] == [["a" * 31 + " row", "c"], [1, 1]]
+
+
+def test_the_column_limit_counts_the_join_columns() -> None:
+    record = {f"c{n}": n for n in range(MAX_COLUMNS - 1)}
+    assert len(model_of([{**record, "kids": [{"x": 1}]}]).tables[0].columns) == MAX_COLUMNS
+    with pytest.raises(NotTabular, match="16,384 columns on the sheet 'data'"):
+        model_of([{**record, "one": 1, "kids": [{"x": 1}]}])
+
+
+def test_strings_that_are_iso_dates_become_dates_wherever_they_are() -> None:
+    document = [
+        {
+            "day": "2024-02-29",
+            "at": "2025-03-14T15:09:26Z",
+            "ms": "2025-03-14 15:09:26.250",
+            "kids": [{"d": "2024-01-01"}],
+        },
+        {"day": "2023-02-29", "at": "2025-03-14T15:09:26+01:00", "ms": "yesterday", "list": ["2024-01-01"]},
+        "1900-03-01",
+    ]
+
+    found = tables_of(document)
+    assert found["data"][0] == ["data row", "day", "at", "ms", "list", "value"]
+    day, at, ms = found["data"][1][1:4]
+    assert day == Date("2024-02-29", 45351.0, "date")
+    assert (at.style, at.text) == ("datetime", "2025-03-14T15:09:26Z")
+    assert (ms.style, ms.serial) == (
+        "datetime_ms",
+        pytest.approx(45730 + (15 * 3600 + 9 * 60 + 26.25) / 86400),
+    )
+    assert found["data"][2][1:5] == ["2023-02-29", "2025-03-14T15:09:26+01:00", "yesterday", '["2024-01-01"]']
+    assert found["data"][3][-1] == Date("1900-03-01", 61.0, "date")
+    assert found["kids"][1][-1] == Date("2024-01-01", 45292.0, "date")
+    assert tables_of(document, exact=True) == found
+
+
+def test_a_column_is_wrapped_when_a_sampled_value_breaks_lines() -> None:
+    document = [{"body": "one line", "log": "plain", "n": 1, "list": ["a\nb"]}] + [
+        {"body": "first\nsecond", "log": "x\r\ny" if n > 300 else "x", "n": n} for n in range(400)
+    ]
+
+    wrapped = {column.name: column.wrap for column in model_of(document).tables[0].columns}
+    assert wrapped == {"body": True, "log": False, "n": False, "list": False}
+    assert model_of({"a\nb": {"x": 1}}).tables[0].columns[0].wrap is True
+
+
+def test_root_takes_the_records_from_the_value_it_points_at() -> None:
+    document = {"count": 2, "next": None, "results": [{"id": 1, "tags": [{"t": "a"}]}, {"id": 2}]}
+
+    found = tables_of(document, root="/results")
+    assert found == {"data": [["data row", "id"], [1, 1], [2, 2]], "tags": [["data row", "t"], [1, "a"]]}
+    assert model_of(document, root="/results").root == "/results"
+    assert tables_of(document)["data"][0] == ["data row", "count", "next"]
+
+
+def test_root_gives_every_rule_the_value_it_points_at_as_if_it_were_the_document() -> None:
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [9.99, 53.55]},
+                "properties": {"n": 1},
+            }
+        ],
+        "by/name": {"ham~burg": {"alice": {"x": 1}, "bob": {"x": 2}}},
+        "list": [[{"a": 1}], "2024-05-01"],
+    }
+
+    assert tables_of(document, root="/features")["data"] == [
+        ["type", "geometry.type", "geometry.coordinates", "properties.n"],
+        ["Feature", "Point", "[9.99,53.55]", 1],
+    ]
+    assert tables_of(document, root="/by~1name/ham~0burg")["data"] == [["key", "x"], ["alice", 1], ["bob", 2]]
+    assert tables_of(document, root="/list/0")["data"] == [["a"], [1]]
+    assert tables_of(document, root="/list/1")["data"] == [["value"], [Date("2024-05-01", 45413.0, "date")]]
+
+
+@pytest.mark.parametrize(
+    ("root", "error", "message"),
+    [
+        ("results", BadRequest, "not a JSON Pointer"),
+        ("/a~2", BadRequest, "not a JSON Pointer"),
+        ("/missing", NotTabular, "points at nothing"),
+        ("/results/5", NotTabular, "points at nothing"),
+        ("/count/x", NotTabular, "points at nothing"),
+    ],
+)
+def test_a_root_that_is_malformed_or_points_at_nothing_is_refused(
+    root: str, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        model_of({"count": 1, "results": [{"a": 1}]}, root=root)
+
+
+def test_a_root_for_json_lines_is_a_bad_request() -> None:
+    with pytest.raises(BadRequest, match="JSON Lines"):
+        model_of(lines({"a": 1}), format="jsonl", root="/a")
+    assert tables_of(lines({"a": 1}), format="jsonl", root="")["data"] == [["a"], [1]]
+
+
+# The real-world shapes (tests/realworld.py) ------------------------------------------------------
+
+
+def test_github_issues_give_analyst_ready_columns_and_joinable_labels() -> None:
+    issues = json.loads(realworld.GITHUB_ISSUES.read_bytes())
+
+    found = tables_of(realworld.GITHUB_ISSUES.read_bytes())
+    header = found["data"][0]
+    assert header[0] == "data row"
+    assert "assignee" not in header and "milestone" not in header
+    # assignee was first met (as null) between locked and assignees (a child table) and milestone
+    at = header.index("locked") + 1
+    assert header[at : at + 2] == ["assignee.login", "assignee.id"]
+    assert header.index("milestone.title") < header.index("comments")
+    assert len(found["data"]) - 1 == len(issues)
+    assert len(found["labels"]) - 1 == sum(len(issue["labels"]) for issue in issues)
+    assert found["labels"][0][0] == "data row"
+    name = found["labels"][0].index("name")
+    assert [(row[0], row[name]) for row in found["labels"][1:]] == [
+        (number, label["name"]) for number, issue in enumerate(issues, 1) for label in issue["labels"]
+    ]
+    created = header.index("created_at")
+    assert all(isinstance(row[created], Date) for row in found["data"][1:])
+    wrapped = {
+        column.name
+        for column in model_of(realworld.GITHUB_ISSUES.read_bytes()).tables[0].columns
+        if column.wrap
+    }
+    assert "body" in wrapped
+
+
+def test_geojson_features_through_root() -> None:
+    found = tables_of(realworld.GEOJSON.read_bytes(), root="/features")["data"]
+
+    header, *features = found
+    assert header == [
+        "type",
+        "id",
+        "geometry.type",
+        "geometry.coordinates",
+        "properties.name",
+        "properties.elevation_m",
+        "properties.opened",
+        "properties.operator.name",
+        "properties.operator.country",
+        "properties.sensors",
+    ]
+    assert len(features) == 5
+    assert features[2][3] == "[[[4.3,52.0],[4.4,52.0],[4.4,52.1],[4.3,52.1],[4.3,52.0]]]"
+    assert [feature[6] for feature in features] == [
+        "1891-01-01",
+        Date("1900-03-01", 61.0, "date"),
+        "2023-02-29",
+        "1875-06-01T00:00:00+09:00",
+        None,
+    ]
+    assert features[4][2:4] == [None, None]
+
+
+def test_a_map_of_records_from_vega_datasets() -> None:
+    datasets = json.loads(realworld.MAP_OF_RECORDS.read_bytes())
+
+    found = tables_of(realworld.MAP_OF_RECORDS.read_bytes())
+    header, *records = found["data"]
+    assert header[:3] == ["key", "filename", "format"]
+    assert [record[0] for record in records] == list(datasets)
+    assert set(header[1:]) == {field for record in datasets.values() for field in record}
+
+
+def test_a_map_of_records_as_notepad_saves_it_gives_the_same_tables() -> None:
+    assert tables_of(realworld.windows_file()) == tables_of(realworld.MAP_OF_RECORDS.read_bytes())
+
+
+def test_mongoexport_json_lines_with_extended_json() -> None:
+    found = tables_of(realworld.MONGOEXPORT.read_bytes(), format="jsonl")
+
+    header = found["data"][0]
+    assert header[:2] == ["data row", "_id.$oid"]
+    assert header.index("placed.$date") + 1 == header.index("placed.$date.$numberLong")
+    assert len(found["data"]) - 1 == len(realworld.MONGOEXPORT.read_bytes().splitlines())
+    assert found["items"][0] == ["data row", "sku", "qty", "price", "gift"]
+
+
+def test_a_log_pipelines_json_lines_with_crlf_and_a_blank_line() -> None:
+    header, *entries = tables_of(realworld.JSON_LINES_LOG.read_bytes(), format="jsonl")["data"]
+
+    assert header[:3] == ["ts", "level", "msg"]
+    assert len(entries) == 3
+    assert [type(entry[0]) for entry in entries] == [Date, Date, str]  # the last one is at +02:00
+    assert {
+        c.name: c.wrap
+        for c in model_of(realworld.JSON_LINES_LOG.read_bytes(), format="jsonl").tables[0].columns
+    }["msg"]

@@ -2,8 +2,10 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
+import ijson
 import pytest
 
 from service import upload
@@ -51,12 +53,31 @@ def test_suite_documents_that_must_be_rejected_are(path):
         receive(path.read_bytes())
 
 
+def readable(body: bytes) -> bool:
+    """Whether the export reads ``body``: ijson with doubles or, failing that, exactly."""
+    for use_float in (True, False):
+        try:
+            for _event in ijson.basic_parse(io.BytesIO(body), use_float=use_float):
+                pass
+        except Exception:  # whatever it raises, it does not read it
+            continue
+        return True
+    return False
+
+
 @pytest.mark.parametrize("path", sorted(SUITE.glob("i_*.json")), ids=lambda p: p.name)
-def test_implementation_defined_documents_get_an_answer(path):
+def test_implementation_defined_documents_are_stored_exactly_when_the_export_reads_them(path):
+    body = path.read_bytes()
     try:
-        receive(path.read_bytes())
+        assert receive(body) == body
     except InvalidJSON as error:
-        assert error.message.startswith("Invalid JSON")
+        assert not readable(body), error.message
+        where = re.search(r"line (\d+), column (\d+) \(byte (\d+)\): \w", error.message)
+        assert where is not None, error.message
+        line, _column, offset = map(int, where.groups())
+        assert offset <= len(body) and line == body[:offset].count(b"\n") + 1
+    else:
+        assert readable(body)
 
 
 @pytest.mark.parametrize(
@@ -163,3 +184,21 @@ def test_an_error_after_a_number_only_the_fast_parser_reads_is_located():
     with pytest.raises(InvalidJSON, match="form feed") as raised:
         receive(body.encode())
     assert f"(byte {body.index(chr(12))})" in raised.value.message
+
+
+def test_only_the_parsers_refusals_blame_the_upload():
+    """A ValueError or SystemError of our own is a bug (a 500), not a 400 blaming the upload."""
+    digits = "7" * 5000
+    for exact in (False, True):
+        with pytest.raises(Exception) as raised:
+            for _event in ijson.basic_parse(io.BytesIO(f"[{digits}]".encode()), use_float=not exact):
+                pass
+        assert upload.refused_by_parser(raised.value), raised.value
+    with pytest.raises(ijson.JSONError) as syntax:
+        list(ijson.basic_parse(io.BytesIO(b"[1,]")))
+    assert upload.refused_by_parser(syntax.value)
+    assert not upload.refused_by_parser(ValueError("a bug of ours"))
+    assert not upload.refused_by_parser(SystemError("a bug of ours"))
+    bug = SystemError("error return without exception set")
+    bug.__cause__ = KeyError("x")
+    assert not upload.refused_by_parser(bug)

@@ -1,20 +1,38 @@
 """The survey pass and the row pass: a JSON document read as tables.
 
-The rules (the contract's "From JSON to a spreadsheet"):
+The rules (the contract's "From JSON to a spreadsheet"), each decided in one place here:
 
-- A top-level array gives one record per element of the main table ``data``; any other top-level
-  value is one record. A record that is an object is flattened into columns named by their dotted
-  path (``address.city``), in first-seen order over all records. A record that is not an object (a
-  scalar, or an array inside an array) goes to the column ``value``. Two different paths that print
+- Records. ``root`` (a JSON Pointer, JSON only) names the value that holds the records; by default
+  the whole document. In that value an array gives one record per element; an object with at least
+  one member, all of whose members are objects (a map of records, ``{"alice": {...}, "bob": {...}}``),
+  gives one record per member, the member's name in a first column ``key``; any other value is one
+  record. JSON Lines gives one record per line, whatever the line holds. (``_records``; the survey
+  takes an object for a map until a member that is not an object says otherwise, and then reads
+  the document again as one record, which costs only one more open when the first member says so,
+  as in ``{"count": 3, "results": [...]}``.) A UTF-8 byte-order mark at the start is skipped.
+- Columns. A record that is an object is flattened into columns named by their dotted path
+  (``address.city``). The columns of one object stay together, in first-seen order, where that
+  object was first seen: a field first met in a later record joins its object's columns, not the
+  end. A record that is not an object goes to the column ``value``. Two different paths that print
   alike (the key ``"a.b"`` and the key ``b`` inside ``a``) keep two columns with the same header.
-- Arrays are decided per path, over the whole document: if any array at a path holds an object, every
-  array at that path becomes records of a child table named after the path (``orders``,
+  A path that is null in some records and an object (or an array of records) in others has no
+  column of its own: its nulls are empty cells in its sub-columns. (``_Path.needs_column``,
+  ``_Table.lay_out``.)
+- Arrays are decided per path, over the whole document: if any array at a path holds an object,
+  every array at that path becomes records of a child table named after the path (``orders``,
   ``orders.items``); otherwise the array stays whole in one cell as compact JSON text. A child
   table's records follow the same rules as the top-level ones, so arrays mixing objects and scalars
-  lose nothing. Child rows begin with a column ``<parent table> row`` holding the 1-based number of
-  the parent record in its table.
-- An empty object below the record is the text ``{}``; an empty array is ``[]``.
-- Containers nested deeper than ``max_depth`` are kept as compact JSON text in the cell of their path.
+  lose nothing.
+- Join columns. A table with child tables has a column ``<table> row`` holding each record's
+  1-based number in it; each child row begins with its parent's ``<parent table> row``, the same
+  header, so the two join on it. A table's columns begin with its parent column, then ``key`` (on
+  a map of records), then its own number column (``_Table.model``).
+- Values. Numbers, booleans and strings are given as read, null as None; a string that
+  ``dates.to_date`` accepts is a ``Date``. An empty object below the record is the text ``{}``, an
+  empty array ``[]``. Containers nested deeper than ``max_depth`` are kept as compact JSON text in
+  the cell of their path. Cutting text to a format's limit and escaping it is the writers' job.
+- Column widths and wrapping come from the first ``WIDTH_SAMPLE_ROWS`` records of each table: a
+  column wraps when a sampled value breaks lines.
 
 Limits, all decided by the survey so that nothing fails once a writer has begun: at most
 ``MAX_COLUMNS`` columns per table, ``MAX_FIELDS`` distinct paths in a document and
@@ -35,9 +53,10 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from service.errors import NotTabular
+from service.errors import BadRequest, NotTabular
 
-from .model import MAIN_TABLE, Column, Table, TableModel, Value, unique_sheet_name
+from . import dates, pointer
+from .model import FORMATS, MAIN_TABLE, Column, Table, TableModel, Value, unique_sheet_name
 
 MAX_COLUMNS = 16_384
 """Excel's columns per sheet; CSV tables keep the same limit so both formats give the same tables."""
@@ -49,6 +68,8 @@ MAX_FIELDS = 50_000
 MAX_DEPTH = 64
 """Containers nested deeper than this stay JSON text, so neither pass recurses without bound."""
 VALUE_COLUMN = "value"
+KEY_COLUMN = "key"
+_SHORTEST_DATE = len("2025-03-14")
 
 WIDTH_SAMPLE_ROWS = 200
 MIN_WIDTH, MAX_WIDTH, TEXT_WIDTH = 6, 60, 30
@@ -64,16 +85,20 @@ def survey(
 ) -> TableModel:
     """The tables the document that each call of ``open_document()`` streams becomes.
 
-    Raises ``NotTabular`` when the data cannot become tables within the limits, or cannot be read.
+    ``format`` is ``"json"`` or ``"jsonl"``; ``root`` a JSON Pointer to the value that holds the
+    records (JSON only). Raises ``BadRequest`` for a malformed ``root`` or one given for JSON Lines,
+    and ``NotTabular`` when ``root`` points at nothing or the data cannot become tables within the
+    limits, or cannot be read.
     """
+    tokens = _tokens(format, root)
     try:
         try:
-            return _survey(open_document, format, root, max_depth, use_float=True)
+            return _survey(open_document, format, root, tokens, max_depth, use_float=True)
         except ijson.JSONError:
-            return _survey(open_document, format, root, max_depth, use_float=False)
-    except (ijson.JSONError, ValueError) as error:
-        # The API validates uploads, so this is a stored object gone bad, or an integer of more than
-        # 4,300 digits, which Python refuses to convert.
+            return _survey(open_document, format, root, tokens, max_depth, use_float=False)
+    except ijson.JSONError as error:
+        # The API validates uploads, so this is a stored object gone bad. Only the parser's own error
+        # is the data's fault: anything else is a bug here and must not be blamed on the data.
         raise NotTabular(f"The stored document cannot be read as JSON: {error}") from None
 
 
@@ -93,11 +118,12 @@ def rows(
     stops the reading once each of them has that many rows.
     """
     reading = model.reading
-    layout = [_RowTable.load(index, saved) for index, saved in enumerate(reading["tables"])]
+    layout = [_RowTable(index, saved) for index, saved in enumerate(reading["tables"])]
     for table in layout:
         table.link(layout)
+    tokens = _tokens(model.format, model.root)
     with open_document() as source:
-        events = _events(source, use_float=not exact and reading["use_float"])
+        events = _events(source, model.format, tokens, use_float=not exact and reading["use_float"])
         records = _records(next(events), events, reading["mode"])
         produced = _row_pass(events, records, layout, reading["max_depth"])
         if tables is None and limit is None:
@@ -127,28 +153,95 @@ def _selected(
                 return
 
 
-def _events(source: BinaryIO, use_float: bool) -> Events:
-    return ijson.basic_parse(source, use_float=use_float)
+# Reading the document ------------------------------------------------------------------------------
 
 
-def _records(first: tuple[str, Any], events: Events, mode: str) -> Iterator[tuple[str, Any, int]]:
-    """The first event of each record, its value and the depth a container starting there has.
+def _tokens(format: str, root: str) -> list[str]:
+    """``root``'s reference tokens, once it is known to make sense for ``format``."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown dataset format {format!r}")
+    if format == "jsonl" and root:
+        raise BadRequest(
+            f"root {root!r} cannot apply to a JSON Lines dataset: its records are its lines, so leave root out."
+        )
+    return pointer.parse(root)
 
-    ``first`` is the document's first event, already read from ``events``; ``mode`` is what
-    ``_mode`` made of it. The caller reads the rest of each record before asking for the next one.
+
+def _events(source: BinaryIO, format: str, tokens: list[str], *, use_float: bool) -> Events:
+    """The parser's events of the value ``tokens`` names (or of each line of JSON Lines)."""
+    parsed = ijson.basic_parse(_AfterBOM(source), use_float=use_float, multiple_values=format == "jsonl")
+    return pointer.select(parsed, tokens)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _AfterBOM:
+    """A stream read from its start, less a UTF-8 byte-order mark there: RFC 8259 lets a parser
+    ignore one, and Windows tools write it. The stored bytes keep it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        head = b""
+        while len(head) < len(_BOM) and (more := source.read(len(_BOM) - len(head))):
+            head += more
+        self.head = b"" if head == _BOM else head
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head and size != 0:  # ijson reads 0 bytes first to learn the stream's type
+            head, self.head = self.head, b""
+            return head
+        return self.source.read(size)
+
+
+Record = tuple[str, Any, int, str | None]
+"""A record's first event and value, the depth a container starting there has, and its key in a
+map of records (None elsewhere)."""
+
+
+def _mode(first: tuple[str, Any], format: str) -> str:
+    """How the records are found, from the first event of the value that holds them: a map of
+    records is only a guess here, which ``_records`` abandons (``_NotAMap``) on a member that is
+    not an object."""
+    if format == "jsonl":
+        return "lines"
+    return {"start_array": "array", "start_map": "map"}.get(first[0], "record")
+
+
+class _NotAMap(Exception):
+    """The top-level object has a member that is not an object, or none: it is one record."""
+
+
+def _records(first: tuple[str, Any], events: Events, mode: str) -> Iterator[Record]:
+    """Each record, as the rules for the top-level value say: the elements of an array, the members
+    of a map of records, each line of JSON Lines, or the value itself.
+
+    ``first`` is the value's first event, already read from ``events``. The caller reads the rest of
+    each record before asking for the next one.
     """
     if mode == "array":
         for event, value in events:
             if event == "end_array":
                 return
-            yield event, value, 2
+            yield event, value, 2, None
+    elif mode == "map":
+        members = 0
+        for event, key in events:
+            if event == "end_map":
+                break
+            event, value = next(events)
+            if event != "start_map":
+                raise _NotAMap
+            members += 1
+            yield event, value, 2, key
+        if not members:
+            raise _NotAMap
+    elif mode == "lines":
+        yield (*first, 1, None)
+        for event, value in events:
+            yield event, value, 1, None
     else:
-        yield (*first, 1)
-
-
-def _mode(first: tuple[str, Any]) -> str:
-    """How the document's records are found, from its first event."""
-    return "array" if first[0] == "start_array" else "record"
+        yield (*first, 1, None)
 
 
 # The survey ----------------------------------------------------------------------------------------
@@ -157,18 +250,52 @@ def _mode(first: tuple[str, Any]) -> str:
 class _Path:
     """A key path below a table's records and what the survey saw there."""
 
-    __slots__ = ("children", "column", "has_array", "has_cell", "listed", "name", "table", "width")
+    __slots__ = (
+        "children",
+        "column",
+        "has_array",
+        "has_cell",
+        "has_null",
+        "listed",
+        "name",
+        "table",
+        "width",
+        "wrap",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.children: dict[str, _Path] = {}
         self.table: _Table | None = None
         """The table that arrays at this path feed, kept only if one of them holds an object."""
-        self.has_cell = False
+        self.has_cell = False  # held a value other than null: a scalar, or a container kept as text
+        self.has_null = False
         self.has_array = False
         self.listed = False
         self.width = 0
+        self.wrap = False
         self.column = -1
+
+    def sample(self, event: str, value: Any) -> None:
+        """Take a sampled scalar's measure: its width, and whether it breaks lines."""
+        if event == "string":
+            self.width = max(self.width, len(value))
+            if "\n" in value or "\r" in value:
+                self.wrap = True
+        else:
+            self.width = max(self.width, len(str(value)) if event == "number" else 5)
+
+    def needs_column(self) -> bool:
+        """Whether this path has a column of its own. An array is text unless it holds records;
+        a path that is null where it is not an object (or an array of records) needs none, its
+        nulls being empty cells in its sub-columns (or no child rows)."""
+        if self.has_cell or (self.has_array and self.table is None):
+            return True
+        return self.has_null and not self.children and self.table is None
+
+    def column_model(self) -> Column:
+        width = self.width if self.has_cell else max(self.width, TEXT_WIDTH)
+        return Column(self.name, min(MAX_WIDTH, max(MIN_WIDTH, len(self.name), width) + 2), self.wrap)
 
     def saved(self) -> list[Any]:
         """What the row pass needs of this path: ``[column, child table index or -1, children]``."""
@@ -183,7 +310,7 @@ class _Table:
         self.name = name
         self.parent = parent
         self.paths: dict[str, _Path] = {}
-        self.seen: list[_Path] = []
+        self.key: _Path | None = None  # the members' names, on the main table of a map of records
         self.cells = 0
         self.rows = 0
         self.has_objects = parent is None
@@ -191,13 +318,13 @@ class _Table:
         self.fields = 0  # on the root: distinct paths listed in the whole document
         self.child_tables = 0  # on the root: child tables holding objects
         self.columns: list[_Path] = []
+        self.numbered = False  # has child tables, so its rows carry their own number
         self.index = -1
         self.sheet_name = ""
 
     def list_path(self, path: _Path) -> None:
         if not path.listed:
             path.listed = True
-            self.seen.append(path)
             self.root.fields += 1
             if self.root.fields > MAX_FIELDS:
                 raise NotTabular(
@@ -220,42 +347,67 @@ class _Table:
         path.has_cell = True
         self.list_path(path)
         self.cells += 1
-        if self.cells + self.leading > MAX_COLUMNS:
+        if self.cells + (self.parent is not None) + (self.key is not None) > MAX_COLUMNS:
             raise _too_many_columns(self.name)
+
+    def lay_out(self) -> None:
+        """Fix the columns once the survey is over: the join columns and the key first, then each
+        object's columns together, in first-seen order, where the object was first seen."""
+        self.columns = []
+        self._collect(self.paths)
+        first = self.leading
+        for number, path in enumerate(self.columns, first):
+            path.column = number
+        if first + len(self.columns) > MAX_COLUMNS:
+            raise _too_many_columns(self.name)
+
+    def _collect(self, node: dict[str, _Path]) -> None:
+        for path in node.values():
+            if path.table is not None and not path.table.has_objects:
+                path.table = None  # its arrays never held an object: they are text
+            if path.table is not None:
+                self.numbered = True
+            if path.needs_column():
+                self.columns.append(path)
+            self._collect(path.children)
 
     @property
     def leading(self) -> int:
-        """Columns before the paths' own: the parent's row number on a child table."""
-        return self.parent is not None
+        """Columns before the paths' own: the parent's row number, the key, the row's own number."""
+        return (self.parent is not None) + (self.key is not None) + self.numbered
 
-    def lay_out(self) -> None:
-        """Fix the columns once the survey is over; arrays that never held an object become text."""
-        for path in self.seen:
-            if path.table is not None and not path.table.has_objects:
-                path.table = None
-            if path.has_cell or (path.has_array and path.table is None):
-                path.column = self.leading + len(self.columns)
-                self.columns.append(path)
-        if self.leading + len(self.columns) > MAX_COLUMNS:
-            raise _too_many_columns(self.name)
+    @property
+    def number_header(self) -> str:
+        return f"{self.sheet_name} row"
 
     def model(self) -> Table:
-        columns = [Column(path.name, _column_width(path)) for path in self.columns]
+        columns = [path.column_model() for path in self.columns]
+        leading = []
+        if self.parent is not None:
+            leading.append(_join_column(self.parent.number_header))
+        if self.key is not None:
+            leading.append(self.key.column_model())
+        if self.numbered:
+            leading.append(_join_column(self.number_header))
         parent = None if self.parent is None else self.parent.sheet_name
-        if parent is not None:
-            header = f"{parent} row"
-            columns.insert(0, Column(header, len(header) + 2))
-        return Table(self.sheet_name, parent, self.rows, tuple(columns))
+        return Table(self.sheet_name, parent, self.rows, (*leading, *columns))
 
     def saved(self) -> dict[str, Any]:
-        """What the row pass needs of this table (see ``_RowTable.load``)."""
+        """What the row pass needs of this table (see ``_RowTable``): the join columns and the key
+        come in that order before the paths' columns."""
         value = self.paths.get(VALUE_COLUMN)
         return {
             "width": self.leading + len(self.columns),
             "parent_column": 0 if self.parent is not None else -1,
+            "key_column": 0 if self.key is not None else -1,  # on the main table, which has no parent
+            "number_column": self.leading - 1 if self.numbered else -1,
             "paths": {key: path.saved() for key, path in self.paths.items()},
             "value": -1 if value is None else value.column,
         }
+
+
+def _join_column(header: str) -> Column:
+    return Column(header, len(header) + 2)
 
 
 def _new_path(node: dict[str, _Path], prefix: str, key: str) -> _Path:
@@ -271,19 +423,26 @@ def _too_many_columns(table: str) -> NotTabular:
     )
 
 
-def _column_width(path: _Path) -> float:
-    width = path.width if path.has_cell else max(path.width, TEXT_WIDTH)
-    return min(MAX_WIDTH, max(MIN_WIDTH, len(path.name), width) + 2)
-
-
 def _survey(
-    open_document: Callable[[], BinaryIO], format: str, root: str, max_depth: int, *, use_float: bool
+    open_document: Callable[[], BinaryIO],
+    format: str,
+    root: str,
+    tokens: list[str],
+    max_depth: int,
+    *,
+    use_float: bool,
 ) -> TableModel:
-    with open_document() as source:
-        events = _events(source, use_float)
-        first = next(events)
-        mode = _mode(first)
-        tables = _Survey(events, max_depth).document(_records(first, events, mode))
+    mode = None
+    while True:
+        with open_document() as source:
+            events = _events(source, format, tokens, use_float=use_float)
+            first = next(events)
+            mode = mode or _mode(first, format)
+            try:
+                tables = _Survey(events, max_depth).document(_records(first, events, mode))
+                break
+            except _NotAMap:
+                mode = "record"  # and read it again as that
     taken: set[str] = set()
     for index, table in enumerate(tables):
         table.index = index
@@ -298,18 +457,24 @@ def _survey(
 
 
 class _Survey:
-    """The first pass: tables, columns in first-seen order, row counts and sampled column widths."""
+    """The first pass: tables, columns, row counts, and sampled column widths and line breaks."""
 
     def __init__(self, events: Events, max_depth: int) -> None:
         self.events = events
         self.max_depth = max_depth
         self.tables: list[_Table] = []
 
-    def document(self, records: Iterator[tuple[str, Any, int]]) -> list[_Table]:
+    def document(self, records: Iterator[Record]) -> list[_Table]:
         """The tables that hold objects, the main one first, laid out."""
         main = _Table(MAIN_TABLE, None)
         self.tables.append(main)
-        for event, value, depth in records:
+        for event, value, depth, key in records:
+            if key is not None:
+                if main.key is None:
+                    main.key = _Path(KEY_COLUMN)
+                    main.key.has_cell = True
+                if main.rows < WIDTH_SAMPLE_ROWS:
+                    main.key.sample("string", key)
             self.record(main, event, value, depth)
         for _ in self.events:  # let the parser check what follows the records
             pass
@@ -332,25 +497,30 @@ class _Survey:
         if event == "start_map" or event == "start_array":
             self.text(event, path, sample)
         elif sample:
-            path.width = max(path.width, _display_width(event, value))
+            path.sample(event, value)
 
     def object(self, table: _Table, node: dict[str, _Path], prefix: str, depth: int, sample: bool) -> bool:
         """Register the members of an object whose ``start_map`` was just read; False if it is empty."""
         events = self.events
+        following = events.__next__
         empty = True
         for event, key in events:
             if event == "end_map":
                 break
             empty = False
             path = node.get(key) or _new_path(node, prefix, key)
-            event, value = next(events)
-            if event == "start_map" or event == "start_array":
-                self.container(table, path, event, depth + 1, sample)
-            else:
+            event, value = following()
+            if event == "string" or event == "number" or event == "boolean":
                 if not path.has_cell:
                     table.mark_cell(path)
                 if sample:
-                    path.width = max(path.width, _display_width(event, value))
+                    path.sample(event, value)
+            elif event == "null":
+                if not path.has_null:
+                    path.has_null = True
+                    table.list_path(path)
+            else:
+                self.container(table, path, event, depth + 1, sample)
         return not empty
 
     def container(self, table: _Table, path: _Path, event: str, depth: int, sample: bool) -> None:
@@ -380,14 +550,6 @@ class _Survey:
             path.width = max(path.width, len(_json_text(self.events, event, WIDTH_TEXT)))
         else:
             _skip(self.events)
-
-
-def _display_width(event: str, value: object) -> int:
-    if event == "string":
-        return len(value)  # type: ignore[arg-type]
-    if event == "number":
-        return len(str(value))
-    return 5
 
 
 def _skip(events: Events) -> None:
@@ -483,38 +645,35 @@ class _Node:
 class _RowTable:
     """A table as the row pass needs it, with the count of its rows so far."""
 
-    __slots__ = ("count", "index", "parent_column", "paths", "value", "width")
+    __slots__ = ("count", "index", "key_column", "number_column", "parent_column", "paths", "value", "width")
 
-    def __init__(
-        self, index: int, width: int, parent_column: int, paths: dict[str, _Node], value: int
-    ) -> None:
+    def __init__(self, index: int, saved: dict[str, Any]) -> None:
         self.index = index
-        self.width = width
-        self.parent_column = parent_column
-        self.paths = paths
-        self.value = value
+        self.width: int = saved["width"]
+        self.parent_column: int = saved["parent_column"]
+        self.key_column: int = saved["key_column"]
+        self.number_column: int = saved["number_column"]
+        self.paths = {key: _Node.load(path) for key, path in saved["paths"].items()}
+        self.value: int = saved["value"]
         self.count = 0
-
-    @classmethod
-    def load(cls, index: int, saved: dict[str, Any]) -> "_RowTable":
-        paths = {key: _Node.load(path) for key, path in saved["paths"].items()}
-        return cls(index, saved["width"], saved["parent_column"], paths, saved["value"])
 
     def link(self, tables: list["_RowTable"]) -> None:
         for path in self.paths.values():
             path.link(tables)
 
     def new_row(self, parent_number: int) -> list[Value]:
-        """An empty row for the next record, numbered."""
+        """An empty row for the next record, with its join columns filled in."""
         self.count += 1
         row: list[Value] = [None] * self.width
         if self.parent_column >= 0:
             row[self.parent_column] = parent_number
+        if self.number_column >= 0:
+            row[self.number_column] = self.count
         return row
 
 
 def _row_pass(
-    events: Events, records: Iterator[tuple[str, Any, int]], tables: list[_RowTable], max_depth: int
+    events: Events, records: Iterator[Record], tables: list[_RowTable], max_depth: int
 ) -> Iterator[Row]:
     """Every record's row, with an explicit stack instead of recursion so that child rows can be
     yielded as they end, however many one record holds.
@@ -524,11 +683,16 @@ def _row_pass(
     array, or the start of a record of the child table ``table`` whose array is being read. Whatever
     starts inside a record pushes the state it interrupts; its end pops it.
     """
+    to_date = dates.to_date
+    shortest_date = _SHORTEST_DATE
+    following = events.__next__
     main = tables[0]
     stack: list[tuple[Any, ...]] = []
     push, pop = stack.append, stack.pop
-    for event, value, depth in records:
+    for event, value, depth, key in records:
         row = main.new_row(0)
+        if key is not None:
+            row[main.key_column] = to_date(key) or key
         if event != "start_map" or depth > max_depth:
             row[main.value] = _cell(events, event, value)
             yield 0, row
@@ -538,8 +702,14 @@ def _row_pass(
             if event == "map_key":
                 empty = False
                 member = node[value]
-                event, value = next(events)
-                if event == "string" or event == "number" or event == "boolean":
+                event, value = following()
+                if event == "string":
+                    # The first test of to_date, inline: most strings are not dates, and a call costs.
+                    if len(value) < shortest_date or value[4] != "-":
+                        row[member.column] = value
+                    else:
+                        row[member.column] = to_date(value) or value
+                elif event == "number" or event == "boolean":
                     row[member.column] = value
                 elif event == "null":
                     pass
@@ -579,4 +749,6 @@ def _cell(events: Events, event: str, value: Value) -> Value:
     """The value of a record that is not an object, whose first event was just read."""
     if event == "start_map" or event == "start_array":
         return _json_text(events, event)
+    if event == "string":
+        return dates.to_date(value) or value  # type: ignore[arg-type]
     return value
