@@ -148,6 +148,7 @@ def test_upload_open_download_and_delete(visit, live_server, tmp_path):
             "value", "100"
         )
     expect(page.get_by_role("status")).to_contain_text("uploaded")
+    expect(row(page, people).locator("td").nth(2)).to_have_text("json")
 
     row(page, people).get_by_role("link").click()
     heading = page.locator("#dataset-heading")
