@@ -21,6 +21,7 @@ import requests
 from bench.bench_export import CONTENDERS, run_in_process, tree_rss
 from bench.make_dataset import write_dataset
 from service import ids
+from service.exports import WORKBOOK
 
 MB = 1024**2
 BYTES_PER_RECORD = 550  # about what bench.make_dataset writes per flat record of 24 fields
@@ -314,7 +315,7 @@ def cached_export(bench: Bench) -> list[Result]:
             return sum(len(chunk) for chunk in response.iter_content(MB))
 
     def get() -> int:
-        body = bench.s3.get_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}.xlsx")["Body"]
+        body = bench.s3.get_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}/{WORKBOOK}")["Body"]
         return sum(len(chunk) for chunk in body.iter_chunks(MB))
 
     first = timed(api)  # converts and caches
@@ -411,7 +412,7 @@ def export(bench: Bench, records: int, contenders: bool = True) -> list[Result]:
     url = f"{bench.url}/datasets/{dataset_id}/excel/"
     api_times, pandas_times, xlsxwriter_times, growths = [], [], [], []
     for _ in range(bench.sizes.export_runs if contenders else 1):
-        bench.s3.delete_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}.xlsx")  # uncached
+        bench.s3.delete_object(Bucket=bench.bucket, Key=f"exports/{dataset_id}/{WORKBOOK}")  # uncached
         seconds, growth = _export_with_memory(bench, url)
         api_times.append(seconds)
         growths.append(growth)

@@ -20,7 +20,16 @@ class BadRequest(DatasetError):
 
 
 class InvalidJSON(DatasetError):
+    """Not valid JSON (or JSON Lines); where known, ``offset`` is the byte the parser stopped at,
+    ``line`` its line (from 1) and ``reason`` the parser's words, for a caller that re-frames it."""
+
     status = 400
+
+    def __init__(
+        self, message: str, *, offset: int | None = None, line: int | None = None, reason: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.offset, self.line, self.reason = offset, line, reason
 
 
 class Unauthorized(DatasetError):

@@ -96,6 +96,7 @@ def _load_yajl() -> tuple[ctypes.CDLL | None, str]:
     library.yajl_get_error.restype = ctypes.c_void_p
     library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    library.yajl_config.argtypes = [ctypes.c_void_p, ctypes.c_int]  # variadic: the fixed ones only
     major, minor, micro = version // 10000, version // 100 % 100, version % 100
     return library, f"yajl {major}.{minor}.{micro} direct (the one ijson's yajl2_c extension uses)"
 
@@ -103,6 +104,7 @@ def _load_yajl() -> tuple[ctypes.CDLL | None, str]:
 _yajl, VALIDATOR = _load_yajl()
 AVAILABLE = _yajl is not None
 _YAJL_OK = 0
+_ALLOW_MULTIPLE_VALUES = 0x08  # yajl_option yajl_allow_multiple_values
 # yajl keeps a token that spans chunks whole in a buffer it doubles, and one byte per level of
 # nesting: memory that grows with the value, not with the chunk. Past this much, a document is
 # refused: strings and numbers under 8 MiB and nesting under 16 million levels fit.
@@ -197,7 +199,9 @@ class SyntaxCheck:
 
     exact = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, multiple_values: bool = False) -> None:
+        """``multiple_values``: any number of JSON texts one after another, with whitespace between
+        them where they need it (yajl's ``yajl_allow_multiple_values``), as JSON Lines has them."""
         assert _yajl is not None, "yajl could not be loaded; use the exact parser"
         memory = _Memory()
         self._memory = memory
@@ -205,6 +209,8 @@ class SyntaxCheck:
         if not self._handle:
             raise MemoryError("yajl_alloc could not allocate a parser")
         weakref.finalize(self, _free_handle, self._handle, memory)
+        if multiple_values:
+            _yajl.yajl_config(self._handle, _ALLOW_MULTIPLE_VALUES, ctypes.c_int(1))
         self._parsing = True
 
     def feed(self, chunk: bytes) -> None:
@@ -237,8 +243,8 @@ class SyntaxCheck:
 class FastCheck(SyntaxCheck):
     """The syntax check, vouching as well: Refused when the exact parser must decide."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, multiple_values: bool = False) -> None:
+        super().__init__(multiple_values=multiple_values)
         self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._tail = b""
 

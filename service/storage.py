@@ -160,6 +160,7 @@ class ObjectWriter(Generic[T]):
         self._slots = threading.BoundedSemaphore(parts_in_flight)
         self._pool: ThreadPoolExecutor | None = None
         self._open = True
+        self._restate = False
         self.size = 0
 
     @property
@@ -168,10 +169,11 @@ class ObjectWriter(Generic[T]):
         return self._upload_id is not None
 
     def describe(self, *, content_type: str, metadata: dict[str, str]) -> None:
-        """Change what the object will say about itself; only before a part has gone (``started``)."""
-        if self.started:
-            raise RuntimeError("the object's metadata is sent with its first part")
+        """Change what the object will say about itself. Before its first part, that is what the
+        upload is created with; after (rare: what the object is turned out late), the committed
+        object is copied onto itself with the new description (S3 copies up to 5 GB in one call)."""
         self._content_type, self._metadata = content_type, {**self._metadata, **metadata}
+        self._restate = self.started
 
     def write(self, data: bytes) -> None:
         """Add ``data``; sends a part whenever 8 MiB have accumulated (waits while
@@ -209,6 +211,15 @@ class ObjectWriter(Generic[T]):
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": parts},
                 )["ETag"]
+                if self._restate:
+                    etag = self._client.copy_object(
+                        Bucket=self._bucket,
+                        Key=self.key,
+                        CopySource={"Bucket": self._bucket, "Key": self.key},
+                        MetadataDirective="REPLACE",
+                        ContentType=self._content_type,
+                        Metadata=self._metadata,
+                    )["CopyObjectResult"]["ETag"]
         self._close()
         return self._on_commit(etag, self.size)
 
@@ -366,25 +377,9 @@ class Storage:
                 if _error_code(error) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                     raise
 
-    def dataset_writer(self, filename: str, format: str = "json") -> ObjectWriter[Dataset]:
-        """A new dataset under a new id, stored as its bytes are written; ``commit()`` returns it.
-        Its format may change (``describe``) until its first part has gone."""
-        dataset_id = ids.new_id()
-
-        def stored(etag: str, size: int) -> Dataset:
-            dataset = Dataset(dataset_id, filename, size, ids.created_at(dataset_id), etag, format)
-            return self._known.keep(dataset)
-
-        writer: ObjectWriter[Dataset] = ObjectWriter(
-            self.client,
-            self.bucket,
-            _dataset_key(dataset_id),
-            content_type=CONTENT_TYPES[format],
-            metadata=dataset_metadata(filename, format),
-            parts_in_flight=self.settings.parts_in_flight,
-            on_commit=stored,
-        )
-        return writer
+    def dataset_writer(self, filename: str, format: str = "json") -> "DatasetWriter":
+        """A new dataset under a new id, stored as its bytes are written; ``commit()`` returns it."""
+        return DatasetWriter(self, filename, format)
 
     def get(self, dataset_id: str) -> Dataset:
         """The dataset with this id, or DatasetNotFound."""
@@ -529,6 +524,38 @@ class Storage:
             parts_in_flight=self.settings.parts_in_flight,
             on_commit=check_dataset,
         )
+
+
+class DatasetWriter(ObjectWriter[Dataset]):
+    """The writer of a new dataset; its ``format`` may change until the commit (it is metadata)."""
+
+    def __init__(self, storage: Storage, filename: str, format: str) -> None:
+        self.dataset_id = ids.new_id()
+        self._filename, self._format = filename, format
+        self._known = storage._known
+        super().__init__(
+            storage.client,
+            storage.bucket,
+            _dataset_key(self.dataset_id),
+            content_type=CONTENT_TYPES[format],
+            metadata=dataset_metadata(filename, format),
+            parts_in_flight=storage.settings.parts_in_flight,
+            on_commit=self._stored,
+        )
+
+    @property
+    def format(self) -> str:
+        return self._format
+
+    @format.setter
+    def format(self, format: str) -> None:
+        if format != self._format:
+            self._format = format
+            self.describe(content_type=CONTENT_TYPES[format], metadata={"format": format})
+
+    def _stored(self, etag: str, size: int) -> Dataset:
+        created = ids.created_at(self.dataset_id)
+        return self._known.keep(Dataset(self.dataset_id, self._filename, size, created, etag, self._format))
 
 
 def dataset_metadata(filename: str, format: str) -> dict[str, str]:

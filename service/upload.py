@@ -1,50 +1,24 @@
-"""Receiving an upload: spool the body to a temporary file, enforce the size limit and
-validate it as RFC 8259 JSON while the bytes arrive, without building the document.
+"""The upload pipeline: an upload's body received, decoded, checked and stored as it arrives;
+and the names uploads are kept under."""
 
-yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
-invalid UTF-8. Its one leniency is accepting a form feed as whitespace; a raw form feed can
-never appear in valid JSON (inside strings it must be escaped), so any 0x0C byte is rejected here.
-
-Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
-documents the exact parser accepts; when it refuses, the exact parser (ijson, reading every
-value as the export will) is replayed over the spooled prefix and has the last word.
-"""
-
-import collections
-import decimal
+import codecs
+import itertools
 import re
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import quote
 
-import ijson
-
-from . import json_syntax
-from .errors import BadRequest, InvalidJSON, PayloadTooLarge
+from . import decoding, lines_check, text_check
+from .errors import BadRequest, InvalidJSON, PayloadTooLarge, UnsupportedMediaType
 from .storage import Dataset, Storage
 
-CHUNK_SIZE = 256 * 1024
-SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
-_FORM_FEED = b"\x0c"
-# What the parsers raise when they refuse a document. ValueError and SystemError only as the one
-# refusal they carry (see ``refused_by_parser``); any other is a bug of ours, not the upload's.
-_PARSER_ERRORS = (
-    json_syntax.Refused,
-    ijson.JSONError,
-    UnicodeDecodeError,
-    decimal.InvalidOperation,
-    ValueError,
-    SystemError,
-)
-_DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
-# What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
-_TOO_LARGE = (
-    "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
-    " nesting under 16 million levels"
-)
+CHUNK_SIZE = text_check.CHUNK_SIZE
+JSON_LINES_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+_CONTENT_ENCODINGS = frozenset({"identity", "gzip", "x-gzip"})
+_AFTER_ONE_TEXT = "trailing garbage"  # yajl's words for what follows one whole JSON text
 DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
 # must leave room for the rest.
@@ -52,39 +26,6 @@ _MAX_ENCODED_FILENAME = 1024
 # Control characters, and the bidirectional controls that make "evil\u202egnp.json" display
 # as "eviljson.png" wherever the name is shown.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-class _Discard:
-    """An ijson target that keeps nothing."""
-
-    send = collections.deque(maxlen=0).append
-
-
-class _Parser:
-    """ijson's yajl push parser, its events thrown away as C code makes them.
-
-    The fast one reads numbers as doubles and 64-bit integers and refuses numbers those cannot
-    hold, such as 1E400 or 2**64; the exact one reads them as Decimal and unbounded int but
-    refuses a few the fast one takes (1e-99999999999999999999). The export tries them in the
-    same order, so a document either accepts is stored.
-    """
-
-    def __init__(self, exact: bool) -> None:
-        self.exact = exact
-        self._parser = ijson.basic_parse_coro(_Discard(), use_float=not exact)
-
-    def feed(self, chunk: bytes) -> None:
-        self._parser.send(chunk)
-
-    def close(self) -> None:
-        self._parser.close()
-
-
-_AnyParser = json_syntax.SyntaxCheck | _Parser
-
-
-def _first_parser() -> _AnyParser:
-    return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
 
 
 @dataclass(frozen=True)
@@ -96,31 +37,70 @@ class Upload:
     # The body's length as declared (a Content-Length, or the size of a multipart file Werkzeug has
     # spooled); None for a chunked body, whose size is known only at its end.
     declared_size: int | None = None
+    media_type: str | None = None  # of a raw body, or of the multipart file
+    content_encoding: str | None = None  # of a raw body
+
+
+class Sink(Protocol):
+    """Where the checked bytes go (a storage writer), and the format they turned out to be."""
+
+    format: str
+
+    def write(self, data: bytes) -> None: ...
 
 
 def store(storage: Storage, sent: Upload, max_bytes: int) -> Dataset:
-    """The upload pipeline: receive the body, check it and store it, all as it arrives.
+    """The upload pipeline: receive the body, decode it, check it and store it, all as it arrives.
 
-    receive (``_received``: chunks, the size limit, the declared length) -> decode (the bytes the
-    dataset is made of) -> check (``_Check``: one JSON text, located errors) -> store (the
-    storage's writer sends parts to S3 while the rest still arrives). Nothing is visible in the
-    bucket before the whole body has checked out; any error aborts the writer.
+    receive (``_received``: chunks, the size limit, the declared length) -> decode (``_decoded``:
+    gzip; then the encoding, which must be UTF-8) -> check (``_Document``: one JSON text or JSON
+    Lines, the format decided, errors located) -> store (the storage's writer sends parts to S3
+    while the rest still arrives). Nothing is visible in the bucket before the whole body has
+    checked out; any error aborts the writer.
     """
-    with storage.dataset_writer(sent.filename) as writer:
-        receive(sent, max_bytes, writer.write)
+    with storage.dataset_writer(sent.filename, format_hint(sent) or "json") as writer:
+        receive(sent, max_bytes, writer)
         return writer.commit()
 
 
-def receive(sent: Upload, max_bytes: int, sink: Callable[[bytes], None]) -> int:
-    """Check the upload as it comes, passing each chunk that checked out to ``sink``; returns its
-    size. Raises PayloadTooLarge past ``max_bytes``, BadRequest for a body shorter than declared
-    and InvalidJSON (saying where it broke) for anything that is not one JSON value."""
-    with _Check.for_stream(sent.stream) as check:
-        for chunk in _received(sent, max_bytes):
-            check.feed(chunk)
-            sink(chunk)
-        check.finish()
-        return check.size
+def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
+    """Check the upload as it comes, writing each chunk of the dataset's bytes to ``sink`` and
+    setting its ``format``. Raises PayloadTooLarge past ``max_bytes`` (of the decompressed bytes),
+    BadRequest for a body shorter than declared or broken gzip, UnsupportedMediaType for an
+    encoding other than gzip, and InvalidJSON (saying where it broke) for anything that is neither
+    one JSON text nor JSON Lines, or not UTF-8."""
+    raw, gzipped = _decoded(sent, _received(sent, max_bytes), max_bytes)
+    head, chunks = _peek(raw, decoding.SNIFF_BYTES)
+    bom = len(codecs.BOM_UTF8) if decoding.require_utf8(head) == "utf-8-sig" else 0
+    # The stream can be its own spool only if what the check sees is exactly what was read of it.
+    in_place = sent.stream.seekable() and not gzipped and not bom
+    spool = sent.stream if in_place else text_check.new_spool()
+    hint = format_hint(sent)
+    sink.format = hint or "json"
+    try:
+        document = _Document(spool, copy=not in_place, hint=hint)
+        for chunk in chunks:
+            sink.write(chunk)  # the bytes as uploaded (a BOM kept); the check reads past the BOM
+            text, bom = chunk[bom:], max(0, bom - len(chunk))
+            if text:
+                document.feed(text)
+                if document.format != sink.format:
+                    sink.format = document.format
+        document.finish()
+        sink.format = document.format
+    finally:
+        if not in_place:
+            spool.close()
+
+
+def format_hint(sent: Upload) -> str | None:
+    """ "jsonl" when the upload says it is JSON Lines (its type, or its name); None if it does not
+    say, and the content decides."""
+    if sent.media_type in JSON_LINES_TYPES:
+        return "jsonl"
+    if sent.filename.lower().removesuffix(".gz").endswith(JSON_LINES_SUFFIXES):
+        return "jsonl"
+    return None
 
 
 def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
@@ -139,188 +119,69 @@ def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
         )
 
 
-class _Check:
-    """One JSON text checked chunk by chunk, the chunks kept in a spool to locate an error in.
+def _decoded(sent: Upload, raw: Iterator[bytes], max_bytes: int) -> tuple[Iterator[bytes], bool]:
+    """The dataset's bytes, and whether they were gzip: inflated as they arrive when the body
+    says it is gzip (Content-Encoding) or is (its first bytes), the limit on what comes out."""
+    encoding = (sent.content_encoding or "identity").strip().lower()
+    if encoding not in _CONTENT_ENCODINGS:
+        raise UnsupportedMediaType(
+            f"Unsupported Content-Encoding {sent.content_encoding!r}: send the body as it is, or gzip."
+        )
+    head, raw = _peek(raw, 2)
+    if encoding != "identity" or decoding.is_gzip(head):
+        return decoding.gunzip(raw, max_bytes), True
+    return raw, False
 
-    A seekable stream (the part of a multipart form Werkzeug has spooled) is its own spool;
-    anything else is copied into a temporary file (memory up to 1 MiB, then disk).
-    """
 
-    def __init__(self, spool: IO[bytes], copy: bool) -> None:
-        self.spool, self._copy = spool, copy
-        self.parser = _first_parser()
-        # The fast check goes on parsing after ijson takes over, to bound the memory both need.
-        self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
-        self.size = 0
+def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``size`` bytes of ``chunks`` (fewer if it ends first), and all of them still to come.
+    Reads as few chunks as that takes (one, unless they are tiny)."""
+    seen: list[bytes] = []
+    for chunk in chunks:
+        seen.append(chunk)
+        if sum(map(len, seen)) >= size:
+            break
+    return b"".join(seen)[:size], itertools.chain(seen, chunks)
 
-    @classmethod
-    def for_stream(cls, stream: IO[bytes]) -> "_Check":
-        if stream.seekable():
-            return cls(stream, copy=False)
-        return cls(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), copy=True)
 
-    def __enter__(self) -> "_Check":
-        return self
+class _Document:
+    """The uploaded text checked as the format it says it is (``hint``), or else as one JSON text
+    until it turns out to be JSON Lines: one whole text, then more on the next lines. ``format``
+    is what it is so far."""
 
-    def __exit__(self, *_exc: object) -> None:
-        if self._copy:
-            self.spool.close()
+    def __init__(self, spool: IO[bytes], copy: bool, hint: str | None) -> None:
+        self.format = hint or "json"
+        self._decided = hint is not None
+        checks = {"json": text_check.TextCheck, "jsonl": lines_check.LinesCheck}
+        self._check: text_check.TextCheck | lines_check.LinesCheck = checks[self.format](spool, copy)
 
-    def feed(self, chunk: bytes) -> None:
-        spool, start = self.spool, self.size
-        self.size += len(chunk)
-        if self._copy:
-            spool.write(chunk)
-        if _FORM_FEED in chunk:
-            raise _locate_error(spool, start)
+    def feed(self, text: bytes) -> None:
         try:
-            if self._guard is not None and self._guard is not self.parser:
-                self._guard.track(chunk)
-            self.parser.feed(chunk)
-        except json_syntax.Invalid:
-            raise _locate_syntax_error(spool, start) from None
-        except _PARSER_ERRORS as error:
-            _raise_unless_refusal(error)
-            if self.parser.exact:
-                raise _locate_error(spool, start) from None
-            self.parser = _successor_after(self.parser, spool, self.size)
-        except json_syntax.TooLarge:
-            raise _invalid_at(spool, self.size, _TOO_LARGE) from None
+            self._check.feed(text)
+        except InvalidJSON as refusal:
+            self._as_lines(refusal)
 
     def finish(self) -> None:
-        if self.size == 0:
-            raise _invalid_at(self.spool, 0, "the body is empty")
-        _finish(self.parser, self.spool, self.size)
-
-
-def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
-    """End the document: what was fed must be one whole JSON value."""
-    try:
-        parser.close()
-    except json_syntax.Invalid as error:
-        raise _invalid_at(spool, size, _reason(error)) from None
-    except _PARSER_ERRORS as error:
-        _raise_unless_refusal(error)
-        if parser.exact:
-            raise _invalid_at(spool, size, _reason(error)) from None
-        _finish(_successor_after(parser, spool, size), spool, size)
-
-
-def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
-    """The parser that decides after ``parser`` refused the first ``end`` bytes of ``spool``, fed
-    those bytes: the fast check defers to the fast ijson parser, which defers to the exact one.
-    Raises InvalidJSON, located, if the exact parser refuses them too."""
-    successor = _Parser(exact=isinstance(parser, _Parser))
-    refused_at = _replay(successor, spool, end)
-    if refused_at is not None:
-        if successor.exact:
-            raise _locate_error(spool, refused_at)
-        return _successor_after(successor, spool, end)
-    spool.seek(end)  # where the next chunk goes, or comes from
-    return successor
-
-
-def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
-    """Feed ``parser`` the first ``end`` bytes of ``spool``: where the block it refused starts, or
-    None if it took them all (the spool is then at ``end``)."""
-    spool.seek(0)
-    position = 0
-    while position < end:
-        block = spool.read(min(CHUNK_SIZE, end - position))
         try:
-            parser.feed(block)
-        except _PARSER_ERRORS as error:
-            _raise_unless_refusal(error)
-            return position
-        position += len(block)
-    return None
+            self._check.finish()
+        except InvalidJSON as refusal:
+            self._as_lines(refusal)
+            self._check.finish()
 
-
-def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> InvalidJSON:
-    """Find the byte where the chunk starting at ``chunk_start`` broke the document.
-
-    Only runs on the error path: the good prefix is parsed again, then the failing chunk
-    one byte at a time, so the position is exact to the byte yajl stopped at. A prefix the
-    exact parser refuses (a number only the fast one reads) is parsed by the fast one instead.
-    """
-    parser = _Parser(exact)
-    refused_at = _replay(parser, spool, chunk_start)
-    if refused_at is not None:
-        # Neither reads the whole prefix: the error is in it, where the fast one stopped.
-        return _locate_error(spool, *((chunk_start, False) if exact else (refused_at, True)))
-    return _refusal_in_chunk(parser, spool, chunk_start)
-
-
-def _locate_syntax_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
-    """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
-    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast."""
-    check = json_syntax.SyntaxCheck()
-    _replay(check, spool, chunk_start)  # took it before
-    return _refusal_in_chunk(check, spool, chunk_start)
-
-
-def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int) -> InvalidJSON:
-    """Feed ``parser``, which took everything before ``chunk_start``, the chunk there a byte at a
-    time, and name the byte it refuses."""
-    chunk = spool.read(CHUNK_SIZE)  # the block that was refused
-    for index in range(len(chunk)):
-        byte = chunk[index : index + 1]
-        if byte == _FORM_FEED:
-            return _invalid_at(spool, chunk_start + index, "a form feed is not JSON whitespace")
+    def _as_lines(self, refusal: InvalidJSON) -> None:
+        """One JSON text followed by more: check it all again as JSON Lines, and go on so if it is.
+        If it is not, the refusal that explains more: JSON Lines' if its first line is whole."""
+        if self._decided or _AFTER_ONE_TEXT not in refusal.reason:
+            raise refusal
+        self._decided = True
+        check = self._check
+        lines = lines_check.LinesCheck(check.spool, copy=False)
         try:
-            parser.feed(byte)
-        except _PARSER_ERRORS as error:
-            _raise_unless_refusal(error)
-            return _invalid_at(spool, chunk_start + index, _reason(error))
-    return _invalid_at(spool, chunk_start + len(chunk), "unexpected data")
-
-
-def refused_by_parser(error: BaseException) -> bool:
-    """Whether ``error`` is a parser refusing the document, rather than a failure of our own.
-
-    ValueError counts only as Python refusing an integer past its digit limit (a guard against
-    quadratic parsing), which yajl's C callback in ijson surfaces as a SystemError caused by it."""
-    if isinstance(
-        error, json_syntax.Refused | ijson.JSONError | UnicodeDecodeError | decimal.InvalidOperation
-    ):
-        return True
-    cause = error.__cause__ if isinstance(error, SystemError) else error
-    return isinstance(cause, ValueError) and _DIGIT_LIMIT in str(cause)
-
-
-def _raise_unless_refusal(error: Exception) -> None:
-    if not refused_by_parser(error):
-        raise error
-
-
-def _invalid_at(spool: IO[bytes], offset: int, reason: str) -> InvalidJSON:
-    """An InvalidJSON naming the line and column of byte ``offset``."""
-    spool.seek(0)
-    line, line_start, position = 1, 0, 0
-    while position < offset:
-        block = spool.read(min(CHUNK_SIZE, offset - position))
-        newlines = block.count(b"\n")
-        if newlines:
-            line += newlines
-            line_start = position + block.rindex(b"\n") + 1
-        position += len(block)
-    column = offset - line_start + 1
-    return InvalidJSON(f"Invalid JSON at line {line}, column {column} (byte {offset}): {reason}.")
-
-
-def _reason(error: Exception) -> str:
-    """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
-    if isinstance(error, UnicodeDecodeError):
-        return "invalid UTF-8 or an invalid \\u escape in a string"
-    if _DIGIT_LIMIT in str(error.__cause__ or error):
-        return "an integer with more digits than this service reads (4,300)"
-    if isinstance(error, decimal.InvalidOperation):
-        return "a number out of range"
-    text = error.args[0] if error.args else str(error)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = str(text).strip().splitlines()[0].rstrip(".")
-    return text or "not valid JSON"
+            lines.replay(check.size)
+        except InvalidJSON as error:
+            raise (refusal if error.line == 1 else error) from None
+        lines.copy = check.copy
+        self._check, self.format = lines, "jsonl"
 
 
 def clean_filename(raw: str | None) -> str:

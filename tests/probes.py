@@ -4,7 +4,9 @@
 that stops half-way or headers without a body speak HTTP/1.1 over a plain socket instead.
 """
 
+import codecs
 import contextlib
+import io
 import json
 import socket
 import time
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import ijson
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
@@ -134,3 +137,24 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+class Collected(io.BytesIO):
+    """What ``upload.receive`` writes its checked bytes to in a test: a file that also takes a format."""
+
+    format = ""
+
+
+def readable(body: bytes) -> bool:
+    """Whether the export reads ``body``: ijson with doubles or, failing that, exactly (Decimal and
+    unbounded int), the order it tries them in; after a UTF-8 byte-order mark, which the contract
+    has the export ignore."""
+    text = body.removeprefix(codecs.BOM_UTF8)
+    for use_float in (True, False):
+        try:
+            for _event in ijson.basic_parse(io.BytesIO(text), use_float=use_float):
+                pass
+        except Exception:  # whatever it raises, it does not read it
+            continue
+        return True
+    return False

@@ -41,7 +41,8 @@ class Shown:
     """A date as a reader should show it: the moment, and the text of its number format."""
 
     def __init__(self, value: Date) -> None:
-        self.moment = _EPOCH + timedelta(days=value.serial)
+        # To the millisecond, as spreadsheets show it: a day's float cannot hold 9999-12-31's .999 exactly.
+        self.moment = _EPOCH + timedelta(milliseconds=round(value.serial * 86_400_000))
         text = self.moment.strftime(_DATE_FORMATS[value.style])
         self.text = text[:-3] if value.style == "datetime_ms" else text
 
@@ -169,8 +170,9 @@ def calamine_sheets(workbook: bytes) -> Sheets:
 
 def libreoffice_sheets(workbooks: dict[str, bytes], folder: Path) -> dict[str, dict[str, list[list[object]]]]:
     """Each workbook's sheets as LibreOffice shows them (CSV of the cells' shown text), from one run."""
+    stems = {name: f"book{number}" for number, name in enumerate(workbooks)}  # "<stem>-<sheet>.csv" apart
     for name, data in workbooks.items():
-        (folder / f"{name}.xlsx").write_bytes(data)
+        (folder / f"{stems[name]}.xlsx").write_bytes(data)
     out = folder / "csv"
     # Every sheet to its own file (the last option, -1), UTF-8 (76), values as shown (true).
     options = "44,34,76,1,,0,false,true,true,false,false,-1"
@@ -183,19 +185,19 @@ def libreoffice_sheets(workbooks: dict[str, bytes], folder: Path) -> dict[str, d
             f"csv:Text - txt - csv (StarCalc):{options}",
             "--outdir",
             str(out),
-            *(str(folder / f"{name}.xlsx") for name in workbooks),
+            *(str(folder / f"{stem}.xlsx") for stem in stems.values()),
         ],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=600,
     )
-    result: dict[str, dict[str, list[list[object]]]] = {name: {} for name in workbooks}
-    for path in out.glob("*.csv"):
-        for name in workbooks:
-            if path.name.startswith(f"{name}-"):
-                sheet = path.name[len(name) + 1 : -len(".csv")]
-                rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
-                result[name][sheet] = [[cell or None for cell in row] for row in rows]
+    result: dict[str, dict[str, list[list[object]]]] = {}
+    for name, stem in stems.items():
+        result[name] = {}
+        for path in out.glob(f"{stem}-*.csv"):
+            sheet = path.name[len(stem) + 1 : -len(".csv")]
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+            result[name][sheet] = [[cell or None for cell in row] for row in rows]
     return result
 
 
@@ -210,10 +212,14 @@ def trimmed(rows: list[list[object]]) -> list[list[object]]:
     return rows
 
 
+_LINE_BREAK = re.compile("\r\n|\n\r|\r")
+
+
 def as_libreoffice_keeps_lines(rows: list[list[object]]) -> list[list[object]]:
-    """The rows with CRLF line breaks as LF: LibreOffice keeps a cell's lines as paragraphs and writes
-    them back with LF (the other readers keep the CR, so the workbook does hold it)."""
-    return [[cell.replace("\r\n", "\n") if isinstance(cell, str) else cell for cell in row] for row in rows]
+    """The rows with every line break as LF: LibreOffice keeps a cell's lines as paragraphs, taking
+    CRLF, LFCR and CR each for one break, and writes them back with LF (openpyxl and calamine show the
+    CR, so the workbook does hold it)."""
+    return [[_LINE_BREAK.sub("\n", cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
 
 
 def assert_shows(expected: list[list[object]], actual: list[list[object]], reader: str) -> None:
@@ -221,3 +227,20 @@ def assert_shows(expected: list[list[object]], actual: list[list[object]], reade
     assert len(actual) == len(expected), f"{reader}: {len(actual)} rows, expected {len(expected)}"
     for number, (want, got) in enumerate(zip(expected, actual, strict=True), 1):
         assert got == want, f"{reader}, row {number}: {got!r} != {want!r}"
+
+
+def assert_three_readers_show(
+    expected: list[list[list[object]]], workbook: bytes, by_libreoffice: dict
+) -> None:
+    """openpyxl, calamine and LibreOffice (``by_libreoffice``: ``libreoffice_sheets``' entry for this
+    workbook) all show the same sheets, each with the ``expected`` rows."""
+    by_openpyxl = openpyxl_sheets(workbook)
+    by_calamine = calamine_sheets(workbook)
+    names = [name for name, _ in by_openpyxl]
+    assert [name for name, _ in by_calamine] == names
+    assert sorted(by_libreoffice) == sorted(names)
+    assert len(names) == len(expected)
+    for (name, opened), (_, calamined), want in zip(by_openpyxl, by_calamine, expected, strict=True):
+        assert_shows(want, opened, f"openpyxl {name}")
+        assert_shows(want, calamined, f"calamine {name}")
+        assert_shows(as_libreoffice_keeps_lines(want), by_libreoffice[name], f"LibreOffice {name}")

@@ -86,7 +86,10 @@ def test_every_rejected_file_of_the_suite_is_400_and_leaves_nothing(api):
 
     def check(path: Path) -> str | None:
         response = post_file(api, path)
-        if response.status_code != 400 or not response.json().get("message", "").startswith("Invalid JSON"):
+        message = response.json().get("message", "") if response.status_code == 400 else ""
+        # A NUL among the first bytes is how UTF-16 and UTF-32 text begins: the refusal says so.
+        wide = b"\0" in path.read_bytes()[:4] and message.startswith("The file is UTF-")
+        if not (message.startswith("Invalid JSON") or wide):
             return f"{path.name}: {response.status_code} {response.text[:200]}"
         return None
 

@@ -11,22 +11,10 @@ import pytest
 
 from service import json_syntax, upload
 from service.errors import InvalidJSON
+from tests.probes import Collected, readable
 
 SUITE = sorted((Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing").glob("*.json"))
 PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation, ValueError, SystemError)
-
-
-def readable(body: bytes) -> bool:
-    """Whether the export can read ``body``: ijson with doubles or, failing that, exactly
-    (Decimal and unbounded int), the order ``excel`` tries them in."""
-    for use_float in (True, False):
-        try:
-            for _event in ijson.basic_parse(io.BytesIO(body), use_float=use_float):
-                pass
-        except PARSER_ERRORS:
-            continue
-        return True
-    return False
 
 
 def acceptable(body: bytes) -> bool:
@@ -48,7 +36,7 @@ def vouched(body: bytes, chunk_size: int) -> bool:
 def verdict(body: bytes) -> str:
     """What an upload of ``body`` answers: "stored", or the error message."""
     try:
-        upload.receive(upload.Upload(io.BytesIO(body), "data.json"), 10**9, io.BytesIO().write)
+        upload.receive(upload.Upload(io.BytesIO(body), "data.json"), 10**9, Collected())
     except InvalidJSON as error:
         return error.message
     return "stored"
@@ -202,8 +190,10 @@ try:
     print("vouched")
 except json_syntax.MemoryLost:
     print("refused")
-stored = io.BytesIO()
-upload.receive(upload.Upload(io.BytesIO(body), "a.json"), 10**9, stored.write)
+from tests.probes import Collected
+
+stored = Collected()
+upload.receive(upload.Upload(io.BytesIO(body), "a.json"), 10**9, stored)
 print("stored" if stored.getvalue() == body else "differs")
 """
 

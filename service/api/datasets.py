@@ -19,6 +19,7 @@ from .errors import documented_errors
 ns = Namespace("datasets", description="JSON datasets and their Excel exports", decorators=[require_token])
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+RAW_TYPES = frozenset({"application/json", *upload.JSON_LINES_TYPES})
 
 
 class NullableString(fields.String):
@@ -105,43 +106,54 @@ class DatasetList(Resource):
 
     @ns.doc(
         description="Send the file as the multipart field `file`, or the raw JSON as the body with "
-        "`Content-Type: application/json` and its name in `?filename=` (default dataset.json).",
+        "`Content-Type: application/json` and its name in `?filename=` (default dataset.json). "
+        "JSON Lines: a file named `*.jsonl`/`*.ndjson`, `Content-Type: application/x-ndjson`, or "
+        "detected. gzip: `Content-Encoding: gzip` on a raw body, or any gzip file; the limit is on "
+        "the decompressed size. A UTF-8 byte-order mark is accepted; UTF-16 and UTF-32 are not.",
         params={"filename": {"in": "query", "type": "string", "description": "Name for a raw-body upload"}},
     )
     @ns.expect(upload_arguments)
     @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
     @_documented_errors(400, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
-        """Upload a JSON dataset."""
+        """Upload a JSON or JSON Lines dataset."""
         dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
 
 def _upload_source() -> upload.Upload:
-    """The upload as the request gives it: a multipart form's file or a raw JSON body."""
+    """The upload as the request gives it: a multipart form's file or a raw body."""
     mimetype = request.mimetype
+    encoding = request.headers.get("Content-Encoding")
     if mimetype == "multipart/form-data":
+        if encoding and encoding.strip().lower() != "identity":
+            raise UnsupportedMediaType(
+                f"Content-Encoding {encoding!r} on a multipart form is not read: send the .gz file"
+                " itself as the multipart field 'file', or the gzip as a raw body."
+            )
         sent = request.files.get("file")
         if sent is None:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
         # Werkzeug has parsed the whole form into this file already.
         size = sent.stream.seek(0, os.SEEK_END)
         sent.stream.seek(0)
-        return upload.Upload(sent.stream, upload.clean_filename(sent.filename), size)
-    if mimetype == "application/json" or mimetype.endswith("+json"):
-        # Werkzeug's own check allows room for a multipart envelope; a raw body has none.
+        return upload.Upload(sent.stream, upload.clean_filename(sent.filename), size, sent.mimetype)
+    if mimetype in RAW_TYPES or mimetype.endswith("+json"):
+        # Werkzeug's own check allows room for a multipart envelope; a raw body has none. (A gzip
+        # body's limit is on what it inflates to, so it is counted as it is read.)
         limit = current_app.config["MAX_UPLOAD_BYTES"]
-        if (request.content_length or 0) > limit:
+        if (request.content_length or 0) > limit and not encoding:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
         filename = upload.clean_filename(request.args.get("filename"))
-        return upload.Upload(request.stream, filename, request.content_length)
+        return upload.Upload(request.stream, filename, request.content_length, mimetype, encoding)
     if not mimetype and not request.content_length:
         raise BadRequest(
             "No file: send a multipart field 'file' or a body with Content-Type: application/json."
         )
     raise UnsupportedMediaType(
-        f"Unsupported content type {mimetype or '(none)'!r}: use multipart/form-data or application/json."
+        f"Unsupported content type {mimetype or '(none)'!r}: use multipart/form-data, application/json"
+        " or (JSON Lines) application/x-ndjson."
     )
 
 

@@ -18,7 +18,7 @@ ERROR_DESCRIPTIONS = {
     401: "A valid bearer token is required (when API_TOKENS is set)",
     404: "No such dataset",
     413: "Upload larger than MAX_UPLOAD_BYTES",
-    415: "Content type is neither multipart/form-data nor application/json",
+    415: "A content type or Content-Encoding this API does not read",
     422: "The data cannot become a spreadsheet",
     503: "Storage is unreachable",
 }

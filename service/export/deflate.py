@@ -42,3 +42,19 @@ class Compressor:
 
     def flush(self) -> bytes:
         return self._compressobj.flush()
+
+
+def independent_block(data: bytes) -> bytes:
+    """``data`` deflated on its own and ended with a sync flush, so blocks made this way, one after the
+    other and then ``FINAL_BLOCK``, are one deflate stream (the way pigz joins its pieces). No state
+    lives between the calls: each costs about 3% in size on 64 KiB of sheet XML."""
+    compressor = backend.compressobj(LEVEL, backend.DEFLATED, _RAW)
+    return compressor.compress(data) + compressor.flush(backend.Z_SYNC_FLUSH)
+
+
+FINAL_BLOCK = backend.compressobj(LEVEL, backend.DEFLATED, _RAW).flush()
+"""An empty last block, which ends a stream of ``independent_block``s."""
+
+
+def crc32(data: bytes, value: int = 0) -> int:
+    return backend.crc32(data, value)

@@ -32,7 +32,7 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RESERVED_SHEET_NAMES = {"history"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs three times as much, once per date cell
 class Date:
     """A date or date-time cell: ``text`` as in the JSON, ``serial`` Excel's day number (1900 system),
     ``style`` one of ``"date"``, ``"datetime"``, ``"datetime_ms"``."""

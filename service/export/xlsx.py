@@ -49,8 +49,12 @@ EXACT_INTEGERS = 10**15
 STYLE_HEADER, STYLE_WRAP, STYLE_DATE, STYLE_DATETIME, STYLE_DATETIME_MS = 1, 2, 3, 4, 5
 _DATE_STYLES = {"date": STYLE_DATE, "datetime": STYLE_DATETIME, "datetime_ms": STYLE_DATETIME_MS}
 _BATCH_CHARACTERS = 1 << 18
-"""Rows are joined and compressed in batches of about this much XML: large enough that the compressor's
-per-call cost vanishes, small enough that a few hundred open tables stay a few MB each at most."""
+"""Rows of the streamed sheets are joined and compressed in batches of about this much XML, large
+enough that the per-call costs vanish."""
+_SPOOL_BATCH_CHARACTERS = 1 << 16
+"""Rows of spooled sheets go in smaller batches, each a deflate block of its own: up to 250 child
+tables each hold one batch while the export runs (16 MB at most for ASCII text), and a block of 64 KiB
+costs about 3% in size over one continuous stream."""
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -116,7 +120,9 @@ def write_xlsx(
             return output
 
         families = [
-            _SheetFamily(table_sheets, max_rows, stream if index == 0 else spool)
+            _SheetFamily(table_sheets, max_rows, stream, _BATCH_CHARACTERS)
+            if index == 0
+            else _SheetFamily(table_sheets, max_rows, spool, _SPOOL_BATCH_CHARACTERS)
             for index, table_sheets in enumerate(_by_table(model, sheets))
         ]
         families[0].start()
@@ -150,8 +156,15 @@ def _by_table(model: TableModel, sheets: list[_Sheet]) -> list[list[_Sheet]]:
 class _SheetFamily:
     """The sheets of one table, filled one after the other as the table's rows arrive."""
 
-    def __init__(self, sheets: list[_Sheet], max_rows: int, open_output: Callable[[_Sheet], Output]) -> None:
+    def __init__(
+        self,
+        sheets: list[_Sheet],
+        max_rows: int,
+        open_output: Callable[[_Sheet], Output],
+        batch_characters: int,
+    ) -> None:
         self._sheets = sheets
+        self._batch_characters = batch_characters
         self._max_rows = max_rows
         self._open_output = open_output
         self._output: Output | None = None
@@ -172,7 +185,7 @@ class _SheetFamily:
         row = _row_xml(values, str(self._row), self._cells)
         self._batch.append(row)
         self._size += len(row)
-        if self._size > _BATCH_CHARACTERS:
+        if self._size > self._batch_characters:
             self._flush()
 
     def finish(self) -> None:

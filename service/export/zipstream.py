@@ -231,23 +231,27 @@ class StreamedEntry:
 class Spool:
     """An entry compressed into an anonymous temporary file, to be appended to an archive later.
 
-    Close it (or use it as a context manager) on every path: closing removes the file.
+    Each ``write`` is deflated as a block of its own (``deflate.independent_block``), so a spool holds
+    no compressor between writes: a workbook may have hundreds of child sheets spooling at once, and a
+    compressor each would be a few hundred KB each. Write in pieces of tens of KB or more, or the
+    blocks cost in size. Close it (or use it as a context manager) on every path: closing removes the
+    file.
     """
 
     def __init__(self, name: str, *, opener: Callable[[], BinaryIO] = tempfile.TemporaryFile) -> None:
         self.name = name
         self.file = opener()
-        self._compressor = deflate.Compressor()
         self.crc = 0
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self.file.write(self._compressor.compress(data))
+        self.crc = deflate.crc32(data, self.crc)
+        self.size += len(data)
+        self.file.write(deflate.independent_block(data))
 
     def finish(self) -> None:
-        """Flush the compressor; the spool is then ready for ``ZipWriter.append``."""
-        self.file.write(self._compressor.flush())
-        self.crc, self.size = self._compressor.crc, self._compressor.size
+        """End the deflate stream; the spool is then ready for ``ZipWriter.append``."""
+        self.file.write(deflate.FINAL_BLOCK)
 
     def close(self) -> None:
         self.file.close()

@@ -1,0 +1,286 @@
+"""One JSON text, checked chunk by chunk as it arrives, without building the document; an error
+located to the byte, with its line and column.
+
+yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
+invalid UTF-8. Its one leniency is accepting a form feed as whitespace; a raw form feed can
+never appear in valid JSON (inside strings it must be escaped), so any 0x0C byte is rejected here.
+
+Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
+documents the exact parser accepts; when it refuses, the exact parser (ijson, reading every
+value as the export will) is replayed over the spooled prefix and has the last word.
+"""
+
+import collections
+import decimal
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+import ijson
+
+from . import json_syntax
+from .errors import InvalidJSON
+
+CHUNK_SIZE = 256 * 1024
+SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
+_FORM_FEED = b"\x0c"
+# What the parsers raise when they refuse a document. ValueError and SystemError only as the one
+# refusal they carry (see ``refused_by_parser``); any other is a bug of ours, not the upload's.
+_PARSER_ERRORS = (
+    json_syntax.Refused,
+    ijson.JSONError,
+    UnicodeDecodeError,
+    decimal.InvalidOperation,
+    ValueError,
+    SystemError,
+)
+_DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
+# What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
+TOO_LARGE = (
+    "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
+    " nesting under 16 million levels"
+)
+
+
+class _Discard:
+    """An ijson target that keeps nothing."""
+
+    send = collections.deque(maxlen=0).append
+
+
+class _Parser:
+    """ijson's yajl push parser, its events thrown away as C code makes them.
+
+    The fast one reads numbers as doubles and 64-bit integers and refuses numbers those cannot
+    hold, such as 1E400 or 2**64; the exact one reads them as Decimal and unbounded int but
+    refuses a few the fast one takes (1e-99999999999999999999). The export tries them in the
+    same order, so a document either accepts is stored.
+    """
+
+    def __init__(self, exact: bool) -> None:
+        self.exact = exact
+        self._parser = ijson.basic_parse_coro(_Discard(), use_float=not exact)
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.send(chunk)
+
+    def close(self) -> None:
+        self._parser.close()
+
+
+_AnyParser = json_syntax.SyntaxCheck | _Parser
+
+
+def _first_parser() -> _AnyParser:
+    return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
+
+
+class TextCheck:
+    """One JSON text checked chunk by chunk, the chunks kept in a spool to locate an error in.
+
+    ``feed`` adds a chunk to the spool (when ``copy``) and checks it; ``finish`` ends the text.
+    A seekable stream (the part of a multipart form Werkzeug has spooled) can be its own spool
+    (``copy`` False), as long as what has been read of it is what has been fed; anything else is
+    copied into a temporary file (memory up to 1 MiB, then disk).
+    """
+
+    def __init__(self, spool: IO[bytes], copy: bool) -> None:
+        self.spool, self.copy = spool, copy
+        self.parser = _first_parser()
+        # The fast check goes on parsing after ijson takes over, to bound the memory both need.
+        self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
+        self.size = 0
+
+    @classmethod
+    def for_stream(cls, stream: IO[bytes]) -> "TextCheck":
+        if stream.seekable():
+            return cls(stream, copy=False)
+        return cls(new_spool(), copy=True)
+
+    def __enter__(self) -> "TextCheck":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the spool if it is this check's own."""
+        if self.copy:
+            self.spool.close()
+
+    def feed(self, chunk: bytes) -> None:
+        spool, start = self.spool, self.size
+        self.size += len(chunk)
+        if self.copy:
+            spool.write(chunk)
+        if _FORM_FEED in chunk:
+            raise _locate_error(spool, start)
+        try:
+            if self._guard is not None and self._guard is not self.parser:
+                self._guard.track(chunk)
+            self.parser.feed(chunk)
+        except json_syntax.Invalid:
+            raise _locate_syntax_error(spool, start) from None
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
+            if self.parser.exact:
+                raise _locate_error(spool, start) from None
+            self.parser = _successor_after(self.parser, spool, self.size)
+        except json_syntax.TooLarge:
+            raise invalid_at(spool, self.size, TOO_LARGE) from None
+
+    def finish(self) -> None:
+        if self.size == 0:
+            raise invalid_at(self.spool, 0, "the body is empty")
+        _finish(self.parser, self.spool, self.size)
+
+
+def new_spool() -> IO[bytes]:
+    """A temporary file for a body's bytes: in memory up to 1 MiB, then on disk."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+
+def spooled_blocks(spool: IO[bytes], end: int) -> Iterator[bytes]:
+    """The first ``end`` bytes of ``spool`` again, in blocks; the spool is left at ``end``."""
+    spool.seek(0)
+    position = 0
+    while position < end:
+        block = spool.read(min(CHUNK_SIZE, end - position))
+        position += len(block)
+        yield block
+    spool.seek(end)
+
+
+def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
+    """End the document: what was fed must be one whole JSON value."""
+    try:
+        parser.close()
+    except json_syntax.Invalid as error:
+        raise invalid_at(spool, size, _reason(error)) from None
+    except _PARSER_ERRORS as error:
+        _raise_unless_refusal(error)
+        if parser.exact:
+            raise invalid_at(spool, size, _reason(error)) from None
+        _finish(_successor_after(parser, spool, size), spool, size)
+
+
+def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
+    """The parser that decides after ``parser`` refused the first ``end`` bytes of ``spool``, fed
+    those bytes: the fast check defers to the fast ijson parser, which defers to the exact one.
+    Raises InvalidJSON, located, if the exact parser refuses them too."""
+    successor = _Parser(exact=isinstance(parser, _Parser))
+    refused_at = _replay(successor, spool, end)
+    if refused_at is not None:
+        if successor.exact:
+            raise _locate_error(spool, refused_at)
+        return _successor_after(successor, spool, end)
+    spool.seek(end)  # where the next chunk goes, or comes from
+    return successor
+
+
+def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
+    """Feed ``parser`` the first ``end`` bytes of ``spool``: where the block it refused starts, or
+    None if it took them all (the spool is then at ``end``)."""
+    spool.seek(0)
+    position = 0
+    while position < end:
+        block = spool.read(min(CHUNK_SIZE, end - position))
+        try:
+            parser.feed(block)
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
+            return position
+        position += len(block)
+    return None
+
+
+def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> InvalidJSON:
+    """Find the byte where the chunk starting at ``chunk_start`` broke the document.
+
+    Only runs on the error path: the good prefix is parsed again, then the failing chunk
+    one byte at a time, so the position is exact to the byte yajl stopped at. A prefix the
+    exact parser refuses (a number only the fast one reads) is parsed by the fast one instead.
+    """
+    parser = _Parser(exact)
+    refused_at = _replay(parser, spool, chunk_start)
+    if refused_at is not None:
+        # Neither reads the whole prefix: the error is in it, where the fast one stopped.
+        return _locate_error(spool, *((chunk_start, False) if exact else (refused_at, True)))
+    return _refusal_in_chunk(parser, spool, chunk_start)
+
+
+def _locate_syntax_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+    """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
+    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast."""
+    check = json_syntax.SyntaxCheck()
+    _replay(check, spool, chunk_start)  # took it before
+    return _refusal_in_chunk(check, spool, chunk_start)
+
+
+def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+    """Feed ``parser``, which took everything before ``chunk_start``, the chunk there a byte at a
+    time, and name the byte it refuses."""
+    chunk = spool.read(CHUNK_SIZE)  # the block that was refused
+    for index in range(len(chunk)):
+        byte = chunk[index : index + 1]
+        if byte == _FORM_FEED:
+            return invalid_at(spool, chunk_start + index, "a form feed is not JSON whitespace")
+        try:
+            parser.feed(byte)
+        except _PARSER_ERRORS as error:
+            _raise_unless_refusal(error)
+            return invalid_at(spool, chunk_start + index, _reason(error))
+    return invalid_at(spool, chunk_start + len(chunk), "unexpected data")
+
+
+def refused_by_parser(error: BaseException) -> bool:
+    """Whether ``error`` is a parser refusing the document, rather than a failure of our own.
+
+    ValueError counts only as Python refusing an integer past its digit limit (a guard against
+    quadratic parsing), which yajl's C callback in ijson surfaces as a SystemError caused by it."""
+    if isinstance(
+        error, json_syntax.Refused | ijson.JSONError | UnicodeDecodeError | decimal.InvalidOperation
+    ):
+        return True
+    cause = error.__cause__ if isinstance(error, SystemError) else error
+    return isinstance(cause, ValueError) and _DIGIT_LIMIT in str(cause)
+
+
+def _raise_unless_refusal(error: Exception) -> None:
+    if not refused_by_parser(error):
+        raise error
+
+
+def invalid_at(spool: IO[bytes], offset: int, reason: str, what: str = "JSON") -> InvalidJSON:
+    """An InvalidJSON naming the line and column of byte ``offset`` (``what``: what it is not)."""
+    spool.seek(0)
+    line, line_start, position = 1, 0, 0
+    while position < offset:
+        block = spool.read(min(CHUNK_SIZE, offset - position))
+        newlines = block.count(b"\n")
+        if newlines:
+            line += newlines
+            line_start = position + block.rindex(b"\n") + 1
+        position += len(block)
+    column = offset - line_start + 1
+    return InvalidJSON(
+        f"Invalid {what} at line {line}, column {column} (byte {offset}): {reason}.",
+        offset=offset,
+        line=line,
+        reason=reason,
+    )
+
+
+def _reason(error: Exception) -> str:
+    """yajl's own words, first line only (the rest is an ASCII-art pointer)."""
+    if isinstance(error, UnicodeDecodeError):
+        return "invalid UTF-8 or an invalid \\u escape in a string"
+    if _DIGIT_LIMIT in str(error.__cause__ or error):
+        return "an integer with more digits than this service reads (4,300)"
+    if isinstance(error, decimal.InvalidOperation):
+        return "a number out of range"
+    text = error.args[0] if error.args else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = str(text).strip().splitlines()[0].rstrip(".")
+    return text or "not valid JSON"
