@@ -134,13 +134,13 @@ def downloaded(page, trigger) -> tuple[str, bytes]:
 
 
 def test_upload_open_download_and_delete(visit, live_server, tmp_path):
-    people, second, dropped = unique("people"), unique("second"), unique("dropped")
+    people, second, dropped = unique("people"), unique("second"), unique("dropped", ".jsonl")
     tab = visit(live_server)
     page = tab.page
     page.set_input_files(
         "#file-input", [write(tmp_path, people, PEOPLE), write(tmp_path, second, {"one": "record"})]
     )
-    drop(page, dropped, json.dumps([{"dropped": True}]))
+    drop(page, dropped, '{"dropped": true}\n{"dropped": false}\n')
     expect(page.locator("#uploads li.done")).to_have_count(3)
     for name in (people, second, dropped):
         expect(row(page, name)).to_be_visible()
@@ -149,6 +149,7 @@ def test_upload_open_download_and_delete(visit, live_server, tmp_path):
         )
     expect(page.get_by_role("status")).to_contain_text("uploaded")
     expect(row(page, people).locator("td").nth(2)).to_have_text("json")
+    expect(row(page, dropped).locator("td").nth(2)).to_have_text("jsonl")
 
     row(page, people).get_by_role("link").click()
     heading = page.locator("#dataset-heading")
