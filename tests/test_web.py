@@ -85,3 +85,10 @@ def test_the_page_and_its_files_carry_the_security_headers(client):
 )
 def test_sizes_read_as_the_script_writes_them(value, shown):
     assert size(value) == shown
+
+
+def test_a_link_with_a_root_links_the_workbook_of_those_records(client):
+    created = upload(client, "nested.json", b'{"results": [{"a": 1}]}')
+    html = client.get(f"/?dataset={created['id']}&root=/results").get_data(as_text=True)
+    assert f'href="/datasets/{created["id"]}/excel/?root=%2Fresults"' in html
+    assert 'id="root-input" name="root" type="text" value="/results"' in html

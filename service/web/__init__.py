@@ -41,7 +41,8 @@ def index() -> str:
         listing = _listing(request.args.get("cursor"))
         if "dataset" in request.args:
             shown = _dataset(request.args["dataset"])
-    return render_template("page.html", listing=listing, shown=shown, page_size=DEFAULT_LIMIT)
+    root = request.args.get("root", "")
+    return render_template("page.html", listing=listing, shown=shown, root=root, page_size=DEFAULT_LIMIT)
 
 
 def _listing(after: str | None) -> dict:

@@ -10,12 +10,18 @@ function datasetPath(id) {
   return `${DATASETS}${encodeURIComponent(id)}/`;
 }
 
-function tablePath(id, name) {
-  return `${datasetPath(id)}tables/${encodeURIComponent(name)}/?limit=${PREVIEW_ROWS}`;
+/** `path` with the query parameters that have a value (an empty `root` is the whole document). */
+function withQuery(path, parameters) {
+  const query = new URLSearchParams(Object.entries(parameters).filter(([, value]) => value !== "")).toString();
+  return query ? `${path}?${query}` : path;
 }
 
-function csvPath(id, name) {
-  return `${datasetPath(id)}csv/?${new URLSearchParams({ table: name })}`;
+function tablePath(id, name, root) {
+  return withQuery(`${datasetPath(id)}tables/${encodeURIComponent(name)}/`, { limit: PREVIEW_ROWS, root });
+}
+
+function csvPath(id, name, root) {
+  return withQuery(`${datasetPath(id)}csv/`, { table: name, root });
 }
 
 function infoList(dataset) {
@@ -59,7 +65,7 @@ function previewTable(preview) {
 }
 
 /** A table's heading, facts and CSV download, with room for its preview. */
-function tableSection(id, table) {
+function tableSection(id, table, root) {
   const facts = [rowCount(table.rows), `${table.columns.length} columns`];
   if (table.parent) facts.push(`each row belongs to a row of ${table.parent}`);
   const preview = el("div", { class: "hint", text: "Loading the first rows…" });
@@ -71,7 +77,7 @@ function tableSection(id, table) {
       "div",
       { class: "table-facts" },
       el("p", { class: "hint", text: facts.join(" · ") }),
-      el("a", { class: "button", href: csvPath(id, table.name), download: "", text: `Download ${table.name} as CSV` }),
+      el("a", { class: "button", href: csvPath(id, table.name, root), download: "", text: `Download ${table.name} as CSV` }),
     ),
     preview,
   );
@@ -79,13 +85,17 @@ function tableSection(id, table) {
 }
 
 export function setUpDatasetView(parts) {
-  const { section, heading, info, excel, content, remove, close, tablesMessage, tables } = parts;
-  const { deleteDialog, deleteText, onDeleted, onClosed, announce, alert } = parts;
+  const { section, heading, info, excel, content, remove, close, tablesHeading, tablesMessage, tables } = parts;
+  const { rootForm, rootInput, deleteDialog, deleteText, onDeleted, onClosed, onRoot, announce, alert } = parts;
   let shown = null; // the dataset on view
+  let root = ""; // the JSON Pointer to its records, "" for the whole document
   let generation = 0; // a newer open() makes older answers stale
 
-  async function open(id) {
+  /** Show dataset `id`, its tables made of the records at `atRoot`. */
+  async function open(id, atRoot = "") {
     const mine = ++generation;
+    root = atRoot;
+    rootInput.value = root;
     section.hidden = false;
     heading.textContent = "Loading…";
     info.replaceChildren();
@@ -105,8 +115,9 @@ export function setUpDatasetView(parts) {
     shown = dataset;
     heading.textContent = dataset.filename;
     info.replaceChildren(...infoList(dataset));
-    excel.href = `${datasetPath(id)}excel/`;
+    excel.href = withQuery(`${datasetPath(id)}excel/`, { root });
     content.href = `${datasetPath(id)}content/`;
+    rootForm.hidden = dataset.format === "jsonl"; // each line is a record: there is no root to pick
     focus(heading);
     announce(`Opened ${dataset.filename}.`);
     await showTables(dataset, mine);
@@ -118,7 +129,7 @@ export function setUpDatasetView(parts) {
     tables.replaceChildren(el("p", { class: "hint", text: "Reading the tables…" }));
     let listing;
     try {
-      listing = await getJson(`${datasetPath(dataset.id)}tables/`);
+      listing = await getJson(withQuery(`${datasetPath(dataset.id)}tables/`, { root }));
     } catch (error) {
       if (mine !== generation) return;
       tables.replaceChildren();
@@ -130,13 +141,13 @@ export function setUpDatasetView(parts) {
       return;
     }
     if (mine !== generation) return;
-    const sections = listing.tables.map((table) => tableSection(dataset.id, table));
+    const sections = listing.tables.map((table) => tableSection(dataset.id, table, root));
     tables.replaceChildren(...sections.map(({ section }) => section));
     // One preview at a time: each reads the start of the document, so the first shows soonest.
     for (const [index, table] of listing.tables.entries()) {
       const { preview } = sections[index];
       try {
-        const rows = await getJson(tablePath(dataset.id, table.name));
+        const rows = await getJson(tablePath(dataset.id, table.name, root));
         if (mine !== generation) return;
         preview.replaceWith(previewTable(rows));
       } catch (error) {
@@ -152,6 +163,19 @@ export function setUpDatasetView(parts) {
     shown = null;
     section.hidden = true;
   }
+
+  rootForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!shown) return;
+    const mine = ++generation;
+    root = rootInput.value.trim();
+    excel.href = withQuery(`${datasetPath(shown.id)}excel/`, { root });
+    show(tablesMessage, "");
+    onRoot(shown.id, root);
+    focus(tablesHeading);
+    announce(root ? `Showing the tables of the records at ${root}.` : "Showing the tables of the whole document.");
+    await showTables(shown, mine);
+  });
 
   // Links download as they are; with a token, the page fetches the file, as a link cannot send it.
   section.addEventListener("click", (event) => {

@@ -5,9 +5,12 @@ import { ApiError, DATASETS, getJson } from "./api.js";
 import { el, focus, show } from "./dom.js";
 import { formatSize, formatTime } from "./format.js";
 
-/** The page's own link to a dataset (works without the script too). */
-export function pageLink(id) {
-  return `?dataset=${encodeURIComponent(id)}`;
+/** The page's own link to a dataset, and to the tables of its records at `root` (works without the
+ * script too). */
+export function pageLink(id, root = "") {
+  const query = new URLSearchParams({ dataset: id });
+  if (root) query.set("root", root);
+  return `?${query}`;
 }
 
 /** One row of the datasets table, as the server renders it. */

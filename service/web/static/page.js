@@ -37,7 +37,10 @@ function start() {
     content: byId("download-content"),
     remove: byId("delete"),
     close: byId("close-dataset"),
+    tablesHeading: byId("tables-heading"),
     tablesMessage: byId("tables-message"),
+    rootForm: byId("root-form"),
+    rootInput: byId("root-input"),
     tables: byId("tables"),
     deleteDialog: byId("delete-dialog"),
     deleteText: byId("delete-text"),
@@ -47,6 +50,7 @@ function start() {
       announce(`Deleted ${dataset.filename}.`);
       focus(byId("datasets-heading"));
     },
+    onRoot: (id, root) => history.pushState(null, "", pageLink(id, root)),
     onClosed: () => {
       history.pushState(null, "", location.pathname);
       list.markCurrent(null);
@@ -56,11 +60,11 @@ function start() {
     alert,
   });
 
-  function openDataset(id, remember) {
+  function openDataset(id, remember, root = "") {
     alert("");
-    if (remember) history.pushState({ dataset: id }, "", pageLink(id));
+    if (remember) history.pushState(null, "", pageLink(id, root));
     list.markCurrent(id);
-    return view.open(id);
+    return view.open(id, root);
   }
 
   setUpUploads({
@@ -89,13 +93,13 @@ function start() {
     focus(byId("datasets-heading"));
   });
 
-  const shownInUrl = () => new URLSearchParams(location.search).get("dataset");
-  window.addEventListener("popstate", () => {
-    const id = shownInUrl();
-    if (id) openDataset(id, false);
+  const showWhatTheUrlSays = () => {
+    const query = new URLSearchParams(location.search);
+    if (query.get("dataset")) openDataset(query.get("dataset"), false, query.get("root") || "");
     else view.hide();
-  });
-  if (shownInUrl()) openDataset(shownInUrl(), false);
+  };
+  window.addEventListener("popstate", showWhatTheUrlSays);
+  if (new URLSearchParams(location.search).get("dataset")) showWhatTheUrlSays();
 }
 
 /** Ask for a token in a modal dialog: resolves to what was typed, or null on Cancel or Escape. */
