@@ -7,6 +7,9 @@ from pathlib import Path
 
 from gunicorn import util
 
+# The repository root, for the settings check below: the ``gunicorn`` script (the image's command)
+# puts its own folder on sys.path, not the working directory, and ``chdir`` applies only later.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service import config as service_config
 
 # A setting that can never work stops the server here, in one line, before any worker starts

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
 import ijson
 import requests
 
 from deploy.embedded_s3 import EmbeddedS3
+from service import json_syntax
 from tests.servers import ApiServer, s3_environment, start_api
 
 
@@ -158,3 +160,26 @@ def readable(body: bytes) -> bool:
             continue
         return True
     return False
+
+
+def bucket_client(s3: EmbeddedS3):
+    """A plain boto3 client on ``s3``, to look into the bucket behind the API's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def vouched(check, body: bytes, chunk_size: int) -> bool:
+    """Whether a fast ``check`` (json_syntax.FastCheck, json_lines.FastLinesCheck) fed ``body`` in
+    chunks of ``chunk_size`` vouches for it, rather than refusing."""
+    try:
+        for start in range(0, len(body), chunk_size):
+            check.feed(body[start : start + chunk_size])
+        check.close()
+    except json_syntax.Refused:
+        return False
+    return True

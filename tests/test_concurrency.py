@@ -11,12 +11,11 @@ import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 import requests
 from openpyxl import load_workbook
 
-from tests.probes import all_datasets, api_server
+from tests.probes import all_datasets, api_server, bucket_client
 
 UPLOADS = 50
 BUCKET = "concurrency"
@@ -30,13 +29,7 @@ def api(s3_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bucket_keys(s3_server):
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key=s3_server.secret_key,
-        region_name="us-east-1",
-    )
+    client = bucket_client(s3_server)
 
     def keys() -> set[str]:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)

@@ -1,20 +1,9 @@
 """Everything lives in the bucket: a restart of the API loses no dataset, and deleting a dataset
 removes its object and its cached export (checked in the bucket itself)."""
 
-import boto3
 import requests
 
-from tests.probes import api_server, assert_error, upload_json
-
-
-def bucket_client(s3):
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-        region_name="us-east-1",
-    )
+from tests.probes import api_server, assert_error, bucket_client, upload_json
 
 
 def test_a_restart_of_the_api_loses_no_dataset(s3_server, tmp_path):

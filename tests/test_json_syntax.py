@@ -11,6 +11,7 @@ import pytest
 
 from service import json_syntax, upload
 from service.errors import InvalidJSON
+from tests import probes
 from tests.probes import Collected, readable
 
 SUITE = sorted((Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing").glob("*.json"))
@@ -23,14 +24,7 @@ def acceptable(body: bytes) -> bool:
 
 
 def vouched(body: bytes, chunk_size: int) -> bool:
-    check = json_syntax.FastCheck()
-    try:
-        for start in range(0, len(body), chunk_size):
-            check.feed(body[start : start + chunk_size])
-        check.close()
-    except json_syntax.Refused:
-        return False
-    return True
+    return probes.vouched(json_syntax.FastCheck(), body, chunk_size)
 
 
 def verdict(body: bytes) -> str:

@@ -8,13 +8,12 @@ through the API's gunicorn workers too.
 import threading
 import uuid
 
-import boto3
 import pytest
 import requests
 
 from service.errors import DatasetNotFound
 from service.storage import PART_SIZE, Storage, StorageSettings
-from tests.probes import api_server, upload_json
+from tests.probes import api_server, bucket_client, upload_json
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +85,7 @@ def test_the_api_serves_no_export_once_its_dataset_left_the_bucket(s3_server, tm
         for _ in range(6):
             for server in (first, second):
                 requests.get(f"{server.url}/datasets/{dataset_id}/excel/", timeout=30).raise_for_status()
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=s3_server.endpoint_url,
-            aws_access_key_id=s3_server.access_key,
-            aws_secret_access_key=s3_server.secret_key,
-            region_name="us-east-1",
-        )
-        s3.delete_object(Bucket=bucket, Key=f"datasets/{dataset_id}")
+        bucket_client(s3_server).delete_object(Bucket=bucket, Key=f"datasets/{dataset_id}")
         for _ in range(6):
             for server in (first, second):
                 response = requests.get(f"{server.url}/datasets/{dataset_id}/excel/", timeout=30)

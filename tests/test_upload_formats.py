@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from service import json_lines, json_syntax, upload
+from service import json_lines, upload
 from service.errors import BadRequest, InvalidJSON, PayloadTooLarge, UnsupportedMediaType
 from service.storage import PART_SIZE, Storage, StorageSettings
-from tests.probes import Collected
+from tests.probes import Collected, vouched
 
 SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
 RECORDS = b'{"name": "Ada", "n": 1}\n{"name": "Grace", "n": 2}\n'
@@ -139,22 +139,12 @@ def test_the_fast_json_lines_check_agrees_with_a_line_by_line_reading():
                 texts += 1
         return texts > 0
 
-    def vouched(body: bytes, size: int) -> bool:
-        check = json_lines.FastLinesCheck()
-        try:
-            for start in range(0, len(body), size):
-                check.feed(body[start : start + size])
-            check.close()
-        except json_syntax.Refused:
-            return False
-        return True
-
     tokens = [b"1", b"2", b"[", b"]", b"{", b"}", b",", b":", b'"a"', b"\n", b" ", b"\r\n", b"null"]
     rng = random.Random(20261201)
     for _ in range(5_000):
         body = b"".join(rng.choice(tokens) for _ in range(rng.randrange(1, 9)))
         for size in (1, 2, 5, 100):
-            assert vouched(body, size) == truth(body), (body, size)
+            assert vouched(json_lines.FastLinesCheck(), body, size) == truth(body), (body, size)
 
 
 def test_a_byte_order_mark_is_kept_and_read_past():
