@@ -1,5 +1,6 @@
 """Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -66,9 +67,19 @@ def _too_large_message() -> str:
     return f"The upload is larger than the limit of {current_app.config['MAX_UPLOAD_BYTES']} bytes."
 
 
+class _DomainErrorTracebacks(logging.Filter):
+    """Drops the traceback Flask-RESTX logs for every status of 500 or more when the error is one
+    of ours (a 503 for a storage outage): it is an answer, not a crash, and the storage module has
+    logged its cause in one line already. Unexpected exceptions keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DatasetError))
+
+
 def register(api: Api, app: Flask) -> None:
     """Map domain errors, Flask's own HTTP errors and anything unexpected to JSON."""
     api.models[error_model.name] = error_model
+    app.logger.addFilter(_DomainErrorTracebacks())
 
     @api.errorhandler(DatasetError)
     def domain_error(error: DatasetError) -> tuple[dict, int, dict]:
