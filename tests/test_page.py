@@ -4,6 +4,7 @@ Each visit records every request the page makes, every JavaScript dialog and eve
 Policy violation, and checks at the end that there were none it did not expect.
 """
 
+import csv
 import io
 import json
 import uuid
@@ -160,6 +161,22 @@ def test_upload_open_download_and_delete(visit, live_server, tmp_path):
     info = page.locator("#dataset-info")
     expect(info).to_contain_text(identifier)
     expect(info).to_contain_text(f"({len(json.dumps(PEOPLE))} bytes)")
+
+    preview = page.get_by_role("region", name="All 2 rows of data")
+    header = preview.locator("thead th")
+    expect(header.first).to_have_css("position", "sticky")
+    cells = preview.locator("tbody tr").first.locator("td").all_inner_texts()
+    first = dict(zip(header.all_inner_texts(), cells, strict=True))
+    assert (first["name"], first["age"], first["address.city"]) == ("Ada", "36", "London")
+    assert json.loads(first["langs"]) == ["en", "fr"]
+    expect(page.get_by_text("2 rows · 4 columns")).to_be_visible()
+
+    name, csv_bytes = downloaded(page, page.get_by_role("link", name="Download data as CSV"))
+    assert name == people.removesuffix(".json") + ".csv"
+    assert not csv_bytes.startswith(b"\xef\xbb\xbf") and csv_bytes.endswith(b"\r\n")
+    table = list(csv.reader(io.StringIO(csv_bytes.decode(), newline="")))
+    assert table[0][:3] == ["name", "age", "address.city"]
+    assert table[1][:3] == ["Ada", "36", "London"] and table[2][:3] == ["Grace", "85", "New York"]
 
     name, workbook_bytes = downloaded(page, page.get_by_role("link", name="Download Excel (.xlsx)"))
     assert name == people.removesuffix(".json") + ".xlsx"
@@ -379,4 +396,30 @@ def test_more_datasets_come_a_page_at_a_time_with_the_focus_on_the_first_new_one
     expect(rows.nth(page_size).get_by_role("link")).to_be_focused()
     assert rows.count() > page_size
     expect(page.get_by_role("status")).to_contain_text("more datasets shown")
+    tab.assert_well_behaved()
+
+
+def test_the_tables_of_the_records_at_a_root(visit, live_server, tmp_path):
+    name = unique("rooted")
+    document = {"meta": {"count": 3}, "results": [{"a": 1}, {"a": 2}, {"a": 3}]}
+    tab = visit(live_server)
+    page = tab.page
+    page.set_input_files("#file-input", write(tmp_path, name, document))
+    expect(page.locator("#uploads li.done")).to_have_count(1)
+    page.locator("#uploads li.done").get_by_role("button").click()
+    expect(page.get_by_role("region", name="All 1 row of data")).to_be_visible()  # the whole document
+    page.get_by_label("Records at").fill("/results")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tables-heading")).to_be_focused()
+    preview = page.get_by_role("region", name="All 3 rows of data")
+    expect(preview.locator("tbody tr td")).to_have_text(["1", "2", "3"])
+    assert "root=%2Fresults" in page.url
+    _, workbook_bytes = downloaded(page, page.get_by_role("link", name="Download Excel (.xlsx)"))
+    sheet = load_workbook(io.BytesIO(workbook_bytes), read_only=True)["data"]
+    assert [list(values) for values in sheet.iter_rows(values_only=True)] == [["a"], [1], [2], [3]]
+    page.get_by_label("Records at").fill("/nothing")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tables-message")).to_contain_text(
+        "This data cannot become a spreadsheet: root '/nothing'"
+    )
     tab.assert_well_behaved()
