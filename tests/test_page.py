@@ -262,6 +262,9 @@ def test_with_api_tokens_the_page_asks_once_keeps_the_token_and_forgets_it(visit
     expect(page.locator("#dataset-heading")).to_have_text(name)
     saved_as, original = downloaded(page, page.get_by_role("link", name="Download the original"))
     assert (saved_as, original) == (name, json.dumps(PEOPLE).encode())
+    saved_as, csv_bytes = downloaded(page, page.get_by_role("link", name="Download data as CSV"))
+    assert saved_as == name.removesuffix(".json") + ".csv"
+    assert csv_bytes.decode().splitlines()[1].startswith("Ada,36,London,")
 
     page.reload()  # the same tab keeps its token: no question again
     expect(row(page, name)).to_be_visible()
