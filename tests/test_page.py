@@ -338,6 +338,7 @@ def test_the_page_has_no_serious_accessibility_violations(visit, live_server, tm
     expect(page.locator("#uploads li.done")).to_have_count(1)
     page.locator("#uploads li.done").get_by_role("button").click()
     expect(page.locator("#dataset-heading")).to_be_focused()
+    expect(page.get_by_role("region", name="All 2 rows of data")).to_be_visible()  # a preview too
     # Evaluated through the DevTools protocol, not as a page script: the page's CSP stays as it is.
     page.evaluate(AXE.read_text())
     results = page.evaluate("axe.run(document, { resultTypes: ['violations'] })")

@@ -38,7 +38,9 @@ def test_the_tables_are_listed_main_first_with_parents_rows_and_columns(live_ser
         ("data", None, 2),
         ("orders", "data", 3),
     ]
-    assert tables[0]["columns"][0] == "data row" and {"name", "age", "vip", "note"} <= set(tables[0]["columns"])
+    assert tables[0]["columns"][0] == "data row" and {"name", "age", "vip", "note"} <= set(
+        tables[0]["columns"]
+    )
     assert tables[1]["columns"][0] == "data row" and {"sku", "qty"} <= set(tables[1]["columns"])
 
 
