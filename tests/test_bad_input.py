@@ -7,6 +7,7 @@ hostile ids, all against gunicorn on SeaweedFS with a bucket of its own.
 
 import io
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -197,7 +198,8 @@ def test_truncated_raw_bodies_are_400_and_nothing_is_stored(api):
     chunked = (
         "POST /datasets/ HTTP/1.1\nHost: test\nContent-Type: application/json\nTransfer-Encoding: chunked"
     )
-    assert raw_request(api, chunked, b"3\r\n[1,\r\n", half_close=True).status == 400
+    cut_chunked = raw_request(api, chunked, b"3\r\n[1,\r\n", half_close=True)
+    assert cut_chunked.status == 400 and "ended before it was complete" in cut_chunked.json()["message"]
     assert len(all_datasets(api)) == before
 
 
@@ -222,6 +224,46 @@ def test_a_client_that_hangs_up_mid_body_leaves_nothing(api_server_of_module):
     wait_for(lambda: refused_posts() == refused_before + 2, timeout=30)
     requests.get(f"{server.url}/healthz", timeout=5).raise_for_status()
     assert len(all_datasets(server.url)) == before
+
+
+@pytest.fixture(scope="module")
+def impatient_api(s3_server, tmp_path_factory) -> str:
+    """A server that gives up on an upload whose client sends nothing for a second."""
+    settings = {"UPLOAD_IDLE_TIMEOUT": "1"}
+    with api_server(s3_server, "impatient", tmp_path_factory.mktemp("impatient"), **settings) as server:
+        yield server.url
+
+
+def test_a_client_that_stops_sending_is_408_and_frees_its_thread(impatient_api):
+    """Without a bound, each such client held a server thread for ever (16 of them, the server)."""
+    before = len(all_datasets(impatient_api))
+    form = b'--zz\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n[1,'
+    stalled = [
+        ("Content-Type: application/json\nContent-Length: 1000", b"[1, 2"),
+        ("Content-Type: application/json\nTransfer-Encoding: chunked", b"5\r\n[1, 2\r\n"),
+        ("Content-Type: multipart/form-data; boundary=zz\nContent-Length: 1000", form),
+    ]
+    for headers, body in stalled:
+        # The connection stays open, sending nothing more.
+        response = raw_request(impatient_api, f"POST /datasets/ HTTP/1.1\nHost: test\n{headers}", body)
+        assert response.status == 408, (headers, response)
+        assert "1 s" in response.json()["message"]
+    assert len(all_datasets(impatient_api)) == before
+
+
+def test_a_slow_but_steady_client_is_not_cut_off(impatient_api):
+    parts = urlsplit(impatient_api)
+    body = b"[" + b"1," * 5 + b"1]"
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /datasets/ HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        for byte in body:  # the whole upload takes longer than the timeout, no pause does
+            time.sleep(0.3)
+            sock.sendall(bytes([byte]))
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
 
 
 def test_protocol_errors_from_gunicorn_itself_are_json(api):

@@ -94,6 +94,7 @@ def _documented_errors(*codes: int):
         400: "Bad request (the message says what)",
         401: "A valid bearer token is required (when API_TOKENS is set)",
         404: "No such dataset",
+        408: "The client stopped sending for UPLOAD_IDLE_TIMEOUT seconds",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "A content type or Content-Encoding this API does not read",
         422: "The data cannot become a spreadsheet",
@@ -129,12 +130,23 @@ class DatasetList(Resource):
     )
     @ns.expect(upload_arguments)
     @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
-    @_documented_errors(400, 413, 415)
+    @_documented_errors(400, 408, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON or JSON Lines dataset."""
+        _bound_idle_time(current_app.config["UPLOAD_IDLE_TIMEOUT"])
         dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
+
+
+def _bound_idle_time(seconds: float) -> None:
+    """Make each read of the body (and write of the answer) wait at most ``seconds``: a client that
+    stops sending would otherwise hold a server thread for ever. gunicorn has no such setting, but
+    hands the WSGI app its socket; it makes the socket blocking again for the next request. The
+    timeout surfaces as Werkzeug's ClientDisconnected, which ``errors`` answers with 408."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _upload_source() -> upload.Upload:

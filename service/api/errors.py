@@ -2,7 +2,7 @@
 
 from flask import Flask, current_app, request
 from flask_restx import Api, Model, fields
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestEntityTooLarge
 
 from ..errors import DatasetError, Unauthorized
 
@@ -16,6 +16,8 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     if isinstance(error, RequestEntityTooLarge):
         return {"message": _too_large_message()}, 413, headers
+    if isinstance(error, ClientDisconnected):
+        return (*_cut_short(error), headers)
     data = getattr(error, "data", None)
     if isinstance(data, dict) and isinstance(data.get("errors"), dict):
         # reqparse says only "Input payload validation failed" and puts what was wrong with each
@@ -36,6 +38,18 @@ def _too_large_message() -> str:
             "multipart field 'file'."
         )
     return f"The upload is larger than the limit of {current_app.config['MAX_UPLOAD_BYTES']} bytes."
+
+
+def _cut_short(error: ClientDisconnected) -> tuple[dict, int]:
+    """Werkzeug's answer to a body that did not arrive whole says only that the request was not
+    understood; what broke is the error its stream was reading through (its context)."""
+    if isinstance(error.__context__, TimeoutError):
+        seconds = current_app.config["UPLOAD_IDLE_TIMEOUT"]
+        return {"message": f"The client sent nothing for {seconds:g} s; the upload was abandoned."}, 408
+    return {
+        "message": "The body ended before it was complete: the client hung up, or a chunk of its"
+        " chunked encoding was broken."
+    }, 400
 
 
 def register(api: Api, app: Flask) -> None:
