@@ -157,6 +157,14 @@ def test_bodies_that_are_no_upload_are_refused_with_a_message(api, kwargs, statu
     assert len(all_datasets(api)) == before
 
 
+def test_two_files_in_one_form_are_a_400_not_one_stored_and_one_dropped(api):
+    before = len(all_datasets(api))
+    files = [("file", ("a.json", b"[1]")), ("file", ("b.json", b"[2]"))]
+    message = assert_error(requests.post(f"{api}/datasets/", files=files, timeout=30), 400)
+    assert "2 files" in message and "one" in message
+    assert len(all_datasets(api)) == before
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=zz"])
 def test_a_huge_declared_length_is_413_before_any_of_the_body_is_sent(api, content_type):
     head = f"POST /datasets/ HTTP/1.1\nHost: test\nContent-Type: {content_type}\nContent-Length: {10**15}"

@@ -159,9 +159,15 @@ def _upload_source() -> upload.Upload:
                 f"Content-Encoding {encoding!r} on a multipart form is not read: send the .gz file"
                 " itself as the multipart field 'file', or the gzip as a raw body."
             )
-        sent = request.files.get("file")
-        if sent is None:
+        files = request.files.getlist("file")
+        if not files:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
+        if len(files) > 1:
+            # Storing the first would drop the others without a word.
+            raise BadRequest(
+                f"The form has {len(files)} files in the field 'file': send one file per upload."
+            )
+        sent = files[0]
         # Werkzeug has parsed the whole form into this file already.
         size = sent.stream.seek(0, os.SEEK_END)
         sent.stream.seek(0)
