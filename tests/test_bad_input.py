@@ -22,6 +22,7 @@ from tests.probes import all_datasets, api_server, assert_error, raw_request, up
 SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SMALL_LIMIT = 1000
+FORM_HEAD = b'--zz\r\nContent-Disposition: form-data; name="file"; '
 
 
 def suite_files(prefix: str) -> list[Path]:
@@ -155,6 +156,28 @@ def test_bodies_that_are_no_upload_are_refused_with_a_message(api, kwargs, statu
     message = assert_error(requests.post(f"{api}/datasets/", timeout=30, **kwargs), status)
     assert fragment.lower() in message.lower()
     assert len(all_datasets(api)) == before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        (
+            "multipart/form-data; boundary=zz",
+            FORM_HEAD + b'filename="caf\xe9.json"\r\n\r\n[1]\r\n--zz--\r\n',
+            "UTF-8",
+        ),
+        ("multipart/form-data; boundary=zz", FORM_HEAD + b'filename="a.json"\r\n\r\n[1]', "closing boundary"),
+        ("multipart/form-data", FORM_HEAD + b'filename="a.json"\r\n\r\n[1]\r\n--zz--\r\n', "boundary"),
+    ],
+    ids=["latin-1-file-name", "no-closing-boundary", "no-boundary-parameter"],
+)
+def test_a_form_that_cannot_be_read_says_why_rather_than_no_file(api, content_type, body, said):
+    """Werkzeug drops a form it cannot parse without a word, which read as "No file"."""
+    response = requests.post(
+        f"{api}/datasets/", data=body, headers={"Content-Type": content_type}, timeout=30
+    )
+    message = assert_error(response, 400)
+    assert said in message and "No file" not in message
 
 
 def test_two_files_in_one_form_are_a_400_not_one_stored_and_one_dropped(api):

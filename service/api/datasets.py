@@ -134,7 +134,9 @@ class DatasetList(Resource):
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON or JSON Lines dataset."""
         _bound_idle_time(current_app.config["UPLOAD_IDLE_TIMEOUT"])
-        dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
+        sent = _upload_source()
+        with sent.stream:  # a multipart file is a temporary file of its own
+            dataset = upload.store(get_storage(), sent, current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
@@ -149,6 +151,33 @@ def _bound_idle_time(seconds: float) -> None:
         sock.settimeout(seconds)
 
 
+def _form_files() -> list[FileStorage]:
+    """The files in the form's field 'file'. Parsed here rather than read from ``request.files``,
+    which is empty for a form Werkzeug cannot parse (its parser is silent by default): that read
+    as "No file" to a client whose form was cut short or named its file in Latin-1."""
+    parser = request.make_form_data_parser()
+    parser.silent = False
+    try:
+        _rest, _fields, files = parser.parse(
+            request.stream, request.mimetype, request.content_length, request.mimetype_params
+        )
+    except ValueError as error:
+        raise BadRequest(
+            f"The multipart form cannot be read: {_form_fault(error)}. Send the JSON as the"
+            " multipart field 'file'."
+        ) from None
+    return files.getlist("file")
+
+
+def _form_fault(error: ValueError) -> str:
+    """What was wrong with a form Werkzeug's parser refused, for a person."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the headers of a part (its file name, say) are not UTF-8"
+    if "boundary" in str(error).lower():
+        return "its Content-Type has no boundary parameter"
+    return "it is cut short before its closing boundary, or is not a multipart form at all"
+
+
 def _upload_source() -> upload.Upload:
     """The upload as the request gives it: a multipart form's file or a raw body."""
     mimetype = request.mimetype
@@ -159,7 +188,7 @@ def _upload_source() -> upload.Upload:
                 f"Content-Encoding {encoding!r} on a multipart form is not read: send the .gz file"
                 " itself as the multipart field 'file', or the gzip as a raw body."
             )
-        files = request.files.getlist("file")
+        files = _form_files()
         if not files:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
         if len(files) > 1:
