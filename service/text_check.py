@@ -35,6 +35,9 @@ _PARSER_ERRORS = (
     SystemError,
 )
 _DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
+EMPTY = "the body is empty"
+ONLY_WHITESPACE = "there is no JSON text in it, only whitespace"
+_WHITESPACE = b" \t\r\n"
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 TOO_LARGE = (
     "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
@@ -131,8 +134,14 @@ class TextCheck:
 
     def finish(self) -> None:
         if self.size == 0:
-            raise invalid_at(self.spool, 0, "the body is empty")
-        _finish(self.parser, self.spool, self.size)
+            raise invalid_at(self.spool, 0, EMPTY)
+        try:
+            _finish(self.parser, self.spool, self.size)
+        except InvalidJSON:
+            # yajl's "premature EOF" would blame a text that never began.
+            if all(not block.strip(_WHITESPACE) for block in spooled_blocks(self.spool, self.size)):
+                raise invalid_at(self.spool, self.size, ONLY_WHITESPACE) from None
+            raise
 
 
 def new_spool() -> IO[bytes]:

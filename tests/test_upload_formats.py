@@ -121,7 +121,9 @@ def test_one_json_text_followed_by_garbage_on_its_own_line_is_still_a_json_error
 @pytest.mark.parametrize("body", [b"", b"  \n\r\n\t", b"\n"])
 @pytest.mark.parametrize("filename", ["a.json", "a.jsonl"])
 def test_no_json_text_at_all_is_a_400_either_way(body, filename):
-    with pytest.raises(InvalidJSON):
+    """And says so, whether or not the upload said it was JSON Lines (not "premature EOF")."""
+    what = "empty" if not body else "no JSON text in it, only whitespace"
+    with pytest.raises(InvalidJSON, match=what):
         received(body, filename)
 
 
