@@ -190,10 +190,8 @@ def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
 def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
     """Feed ``parser`` the first ``end`` bytes of ``spool``: where the block it refused starts, or
     None if it took them all (the spool is then at ``end``)."""
-    spool.seek(0)
     position = 0
-    while position < end:
-        block = spool.read(min(CHUNK_SIZE, end - position))
+    for block in spooled_blocks(spool, end):
         try:
             parser.feed(block)
         except _PARSER_ERRORS as error:
