@@ -2,12 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_INSTALLED := $(VENV)/.run-installed
 INSTALLED := $(VENV)/.installed
+# dsclient is installed as a user gets it (not editable), so a change to it reinstalls it.
+CLIENT_SOURCES := client/pyproject.toml $(wildcard client/dsclient/*.py)
 
 .PHONY: run test lint format bench chromium libreoffice clean
 
-run: $(INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
-	$(BIN)/python -m deploy.run_local
+run: $(RUN_INSTALLED)  ## serve the API on http://127.0.0.1:8000 (embedded S3 unless S3_ENDPOINT_URL is set)
+	@$(BIN)/python -m deploy.run_local
 
 test: $(INSTALLED) chromium libreoffice lint  ## install what the tests need and run every test
 	$(BIN)/python -m pytest
@@ -27,8 +30,14 @@ bench: $(INSTALLED)  ## performance against raw S3 calls (not part of make test)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): $(BIN)/python requirements.txt requirements-dev.txt client/pyproject.toml
+# What running needs: the service, dsclient and the embedded S3 server; no test tools.
+$(RUN_INSTALLED): $(BIN)/python requirements.txt requirements-run.txt $(CLIENT_SOURCES)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-run.txt
+	touch $@
+
+# What the tests need on top.
+$(INSTALLED): $(RUN_INSTALLED) requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 

@@ -1,10 +1,13 @@
-"""Write a flat JSON dataset for the export benchmark: an array of N records with 24 fields each.
+"""Write a JSON dataset for the export benchmark: an array of N records, flat or issue-like.
 
-Usage: python bench/make_dataset.py [--records N] [--seed S] OUT.json
+Usage: python bench/make_dataset.py [--records N] [--seed S] [--shape flat|issues] OUT.json
 
-The fields mix what real exports carry: short and long text, ids, dates, integers, floats, booleans and
-the occasional null. The file is written record by record, so a million records need no more memory
-than one.
+``flat``: 24 fields per record, mixing what real exports carry: short and long text, ids, dates,
+integers, floats, booleans and the occasional null. ``issues``: records shaped like a GitHub REST
+issues response: a ``user`` object, ``labels`` as an array of objects (a child table), an
+``assignee`` and a ``milestone`` that are null in most records and objects in the others, UTC
+date-times, multi-line bodies. The file is written record by record, so a million records need no
+more memory than one.
 """
 
 import argparse
@@ -66,14 +69,74 @@ WORDS = [
 ]
 
 
-def write_dataset(path: Path, records: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
+def _user(rng: random.Random) -> dict[str, object]:
+    login = f"{rng.choice(FIRST_NAMES).lower()}{rng.randrange(1000)}"
+    return {
+        "login": login,
+        "id": rng.randrange(10**8),
+        "type": "User",
+        "site_admin": rng.random() < 0.01,
+        "html_url": f"https://github.com/{login}",
+    }
+
+
+def _timestamp(rng: random.Random) -> str:
+    return (
+        f"20{rng.randrange(15, 26)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        f"T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"
+    )
+
+
+def issue(rng: random.Random, number: int) -> dict[str, object]:
+    """One issue-like record, nested as the GitHub REST API returns them."""
+    closed = rng.random() < 0.6
+    return {
+        "id": 10**9 + number,
+        "number": number,
+        "title": " ".join(rng.choices(WORDS, k=rng.randrange(3, 9))),
+        "state": "closed" if closed else "open",
+        "html_url": f"https://github.com/example/project/issues/{number}",
+        "user": _user(rng),
+        "labels": [
+            {
+                "id": 1000 + label,
+                "name": LABELS[label],
+                "color": f"{rng.getrandbits(24):06x}",
+                "default": label == 0,
+            }
+            for label in rng.sample(range(len(LABELS)), rng.randrange(0, 4))
+        ],
+        "assignee": _user(rng) if rng.random() < 0.2 else None,
+        "milestone": {
+            "id": rng.randrange(100),
+            "title": f"v{rng.randrange(1, 6)}.{rng.randrange(10)}",
+            "due_on": _timestamp(rng),
+        }
+        if rng.random() < 0.1
+        else None,
+        "comments": rng.randrange(40),
+        "created_at": _timestamp(rng),
+        "closed_at": _timestamp(rng) if closed else None,
+        "locked": rng.random() < 0.05,
+        "body": "\n\n".join(
+            " ".join(rng.choices(WORDS, k=rng.randrange(5, 30))) for _ in range(rng.randrange(1, 4))
+        ),
+        "reactions": {"total_count": rng.randrange(20), "+1": rng.randrange(10), "-1": rng.randrange(3)},
+    }
+
+
+LABELS = ("bug", "enhancement", "documentation", "good first issue", "help wanted", "question", "wontfix")
+SHAPES = {"flat": record, "issues": issue}
+
+
+def write_dataset(path: Path, records: int, seed: int = 0, shape: str = "flat") -> None:
+    make, rng = SHAPES[shape], random.Random(seed)
     with path.open("w", encoding="utf-8") as out:
         out.write("[")
         for number in range(1, records + 1):
             if number > 1:
                 out.write(",\n")
-            out.write(json.dumps(record(rng, number), ensure_ascii=False))
+            out.write(json.dumps(make(rng, number), ensure_ascii=False))
         out.write("]\n")
 
 
@@ -82,8 +145,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="flat")
     args = parser.parse_args()
-    write_dataset(args.out, args.records, args.seed)
+    write_dataset(args.out, args.records, args.seed, args.shape)
 
 
 if __name__ == "__main__":

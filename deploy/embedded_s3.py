@@ -61,15 +61,18 @@ class EmbeddedS3:
     ports: dict[str, int] = field(default_factory=dict)
     """The port of each weed component; pass them to ``start`` to restart on the same ones."""
 
-    def stop(self) -> None:
-        """Stop the server and wait for it (SIGINT lets weed flush and exit cleanly)."""
+    def stop(self, timeout: float = 15) -> bool:
+        """Stop the server and wait for it; True if it stopped by itself within ``timeout`` seconds,
+        False if it had to be killed (SIGINT lets weed flush and exit cleanly; it takes about 2 s)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                return False
+        return True
 
 
 def start(
@@ -108,12 +111,20 @@ def start(
     return server
 
 
+class ServerExited(RuntimeError):
+    """The server process ended before it answered."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(f"server for {url} exited with status {status}")
+        self.status = status
+
+
 def wait_until_answering(url: str, process: subprocess.Popen, timeout: float) -> None:
     """Wait until ``url`` answers HTTP at all (any status), or fail if the process dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with status {process.returncode}")
+            raise ServerExited(url, process.returncode)
         try:
             urllib.request.urlopen(url, timeout=2)
             return

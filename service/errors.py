@@ -43,6 +43,12 @@ class DatasetNotFound(DatasetError):
         super().__init__(f"No dataset with id {dataset_id!r}.")
 
 
+class TableNotFound(DatasetError):
+    """The dataset makes no table of that name."""
+
+    status = 404
+
+
 class PayloadTooLarge(DatasetError):
     status = 413
 

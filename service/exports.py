@@ -1,59 +1,328 @@
-"""Spreadsheet exports of stored datasets, made once and then served from the bucket."""
+"""What is made from a stored dataset: its tables, its workbook and its CSV files, each made once and
+then served from the bucket.
 
+Every export of one dataset and one ``root`` shares one survey (``tables_for``): the tables the
+document makes, cached as ``tables.json`` beside the exports, so the tables API, the previews, the
+workbook and the CSV files read the document's structure once. The survey decides every 422 before
+anything is sent.
+
+A first export is streamed (``Export.length`` is None, so the response is chunked): a thread runs the
+writer, whose bytes go both to the bucket (``storage.export_writer``, a multipart upload completed only
+when the file is whole) and, through a bounded ``_Relay``, to the client while the rest is still being
+written. The last bytes of the file are held back until the cache has the whole file, so a client can
+only ever receive a complete file from an export that succeeded: S3 failing half-way, or the source
+becoming unreadable, cuts the response short (a broken chunked transfer, never a complete-looking file)
+and leaves no cache entry. A client that goes away cancels the writer, which aborts the upload and
+removes its temporary files.
+
+Cache names (``exports/<id>/<name>`` in the bucket): ``tables.json``, ``workbook.xlsx``,
+``table-<name>.csv`` and ``table-<name>.excel.csv`` for the whole document; under
+``root-<sha256 of the pointer>/`` the same for a ``root``.
+"""
+
+import hashlib
 import logging
-import tempfile
-from collections.abc import Iterator
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from decimal import Decimal
+from typing import BinaryIO
+from urllib.parse import quote
 
-from . import excel
-from .errors import StorageUnavailable
-from .storage import Dataset, Storage
+from .errors import BadRequest, StorageUnavailable, TableNotFound
+from .export import csvfile, pointer, tables, xlsx
+from .export.model import MAIN_TABLE, Date, Table, TableModel, Value
+from .storage import Dataset, ObjectWriter, Storage
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024**2  # per read from S3 or the temporary file, and per write to the client
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-WORKBOOK = "workbook.xlsx"  # the default export's name among the dataset's exports
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+MODEL_MIMETYPE = "application/json"
+WORKBOOK = "workbook.xlsx"
+RELAY_CHUNK = 256 * 1024
+"""Bytes per chunk handed to the client while a file is made: small enough that the first ones leave
+early, large enough that their number costs nothing."""
+RELAY_CHUNKS = 16
+"""Chunks waiting for a slow client, at most; then the writer waits (memory stays flat)."""
 
 
 @dataclass(frozen=True)
-class Workbook:
-    """A finished workbook to stream: its chunks and its length in bytes."""
+class Export:
+    """A file to send: its chunks, and its length if known (a cached file; None while it is made)."""
 
-    chunks: Iterator[bytes]
-    length: int
+    # Closed by the WSGI server when the response ends; for a file being made, closing it early
+    # (the client went away) cancels the writer.
+    chunks: Iterable[bytes]
+    length: int | None
 
 
-def workbook_for(storage: Storage, dataset_id: str) -> tuple[Dataset, Workbook]:
-    """The dataset and its spreadsheet: from the cache if it holds one made from these bytes,
-    otherwise converted now (into a temporary file, never whole in memory) and cached."""
-    dataset, cached = storage.get_export(dataset_id, WORKBOOK)
+def tables_for(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, TableModel]:
+    """The dataset and the tables its document (or the value ``root`` points at) makes: the survey,
+    from the cache when it holds one made from these bytes, otherwise made now and cached."""
+    name = _cache_name(root, "tables.json")
+    dataset, cached = storage.get_export(dataset_id, name)
     if cached is not None:
-        return dataset, Workbook(cached.chunks(CHUNK_SIZE), cached.length)
-    made = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
+        with cached:
+            return dataset, TableModel.from_json(cached.read())
+    _check_root(dataset, root)
+    model = tables.survey(_opener(storage, dataset), format=dataset.format, root=root)
     try:
-        excel.write_workbook(lambda: storage.open_content(dataset.id), made)
-        length = made.tell()
-        made.seek(0)
+        with storage.export_writer(dataset, name, MODEL_MIMETYPE) as cache:
+            cache.write(model.to_json())
+            cache.commit()
+    except StorageUnavailable as error:  # the survey serves this request; the next one surveys again
+        log.warning("tables of %s not cached: %s", dataset.id, error.message)
+    return dataset, model
+
+
+def preview(storage: Storage, dataset_id: str, table_name: str, limit: int, root: str = "") -> dict:
+    """The first ``limit`` rows of one table, shaped as the body of ``GET /datasets/<id>/tables/<name>/``
+    (values typed as in JSON; dates as their text). TableNotFound for a table the dataset does not make."""
+    dataset, model = tables_for(storage, dataset_id, root)
+    table = _table(dataset, model, table_name)
+    found = tables.rows(_opener(storage, dataset), model, tables=[table.name], limit=limit)
+    return {
+        "name": table.name,
+        "columns": [column.name for column in table.columns],
+        "rows": [[_json_value(value) for value in values] for _, values in found],
+        "total_rows": table.rows,
+    }
+
+
+def workbook_for(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, Export]:
+    """The dataset and its workbook: cached, or made now while it streams (see the module's doc)."""
+    name = _cache_name(root, WORKBOOK)
+    dataset, cached = storage.get_export(dataset_id, name)
+    if cached is not None:
+        return dataset, Export(cached.chunks(), cached.length)
+    dataset, model = tables_for(storage, dataset_id, root)
+    opener = _opener(storage, dataset)
+
+    def write(sink: "_Tee") -> None:
+        xlsx.write_xlsx(model, tables.rows(opener, model), sink)
+
+    return dataset, Export(_made(storage, dataset, name, XLSX_MIMETYPE, write), None)
+
+
+def csv_for(
+    storage: Storage, dataset_id: str, table_name: str = MAIN_TABLE, root: str = "", excel: bool = False
+) -> tuple[Dataset, Export]:
+    """The dataset and one of its tables as CSV (``excel``: for a spreadsheet program): cached, or
+    made now while it streams. Numbers keep every digit they had in the JSON."""
+    name = _csv_cache_name(root, table_name, excel)
+    dataset, cached = storage.get_export(dataset_id, name)
+    if cached is not None:
+        return dataset, Export(cached.chunks(), cached.length)
+    dataset, model = tables_for(storage, dataset_id, root)
+    table = _table(dataset, model, table_name)
+    opener = _opener(storage, dataset)
+
+    def write(sink: "_Tee") -> None:
+        found = tables.rows(opener, model, exact=True, tables=[table.name])
+        csvfile.write_csv(table, (values for _, values in found), sink, excel=excel)
+
+    return dataset, Export(_made(storage, dataset, name, CSV_MIMETYPE, write), None)
+
+
+def workbook_head(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, Export]:
+    """For HEAD: the dataset and its workbook without a body: the cached one's length, or none while
+    it is not made yet. Converts nothing; a malformed ``root`` is a BadRequest all the same."""
+    return _head(storage, dataset_id, _cache_name(root, WORKBOOK), root)
+
+
+def csv_head(
+    storage: Storage, dataset_id: str, table_name: str = MAIN_TABLE, root: str = "", excel: bool = False
+) -> tuple[Dataset, Export]:
+    """For HEAD: as ``workbook_head`` for a table's CSV. An unknown table is still TableNotFound,
+    from the survey (cached after the first time), but no CSV is made."""
+    dataset, head = _head(storage, dataset_id, _csv_cache_name(root, table_name, excel), root)
+    if head.length is None:
+        dataset, model = tables_for(storage, dataset_id, root)
+        _table(dataset, model, table_name)
+    return dataset, head
+
+
+def _head(storage: Storage, dataset_id: str, name: str, root: str) -> tuple[Dataset, Export]:
+    dataset, cached = storage.get_export(dataset_id, name)
+    _check_root(dataset, root)
+    if cached is None:
+        return dataset, Export(iter(()), None)
+    cached.close()
+    return dataset, Export(iter(()), cached.length)
+
+
+def _csv_cache_name(root: str, table_name: str, excel: bool) -> str:
+    return _cache_name(root, f"table-{quote(table_name, safe='')}{'.excel' if excel else ''}.csv")
+
+
+def _cache_name(root: str, name: str) -> str:
+    if not root:
+        return name
+    digest = hashlib.sha256(root.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"root-{digest}/{name}"
+
+
+def _check_root(dataset: Dataset, root: str) -> None:
+    """A malformed pointer is a BadRequest (before any reading), and so is any ``root`` for JSON Lines."""
+    if not root:
+        return
+    pointer.parse(root)
+    if dataset.format == "jsonl":
+        raise BadRequest(
+            "root applies to JSON datasets; this one is JSON Lines, where each line is a record."
+        )
+
+
+def _table(dataset: Dataset, model: TableModel, name: str) -> Table:
+    try:
+        return model.table(name)
+    except KeyError:
+        names = ", ".join(repr(table.name) for table in model.tables)
+        raise TableNotFound(
+            f"Dataset {dataset.id!r} has no table {name[:100]!r}; its tables: {names}."
+        ) from None
+
+
+def _opener(storage: Storage, dataset: Dataset) -> Callable[[], BinaryIO]:
+    """What the engine reads the document with: each call opens a new stream of the stored bytes."""
+    return lambda: storage.open_content(dataset.id)  # type: ignore[return-value] (a file-like StoredObject)
+
+
+def _json_value(value: Value) -> object:
+    """A row value as the JSON the tables API shows: dates as their text; a number too large for a
+    double (``1E400``) as its digits."""
+    if isinstance(value, Date):
+        return value.text
+    if isinstance(value, Decimal):
+        as_float = float(value)
+        return as_float if math.isfinite(as_float) else str(value)
+    return value
+
+
+# --- A file streamed to the client while it is written and cached ---------------------------------
+
+
+class _Cancelled(Exception):
+    """Raised into the writer when the client has gone: it stops, and the cache upload is aborted."""
+
+
+class _Relay:
+    """Chunks from the writer's thread to the response, at most ``RELAY_CHUNKS`` waiting; and back from
+    the response, that the client has gone (``cancel``)."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._changed = threading.Condition()
+        self._ended = False
+        self._error: BaseException | None = None
+        self._cancelled = False
+
+    def put(self, chunk: bytes) -> None:
+        """The writer's side: waits while the client is behind; _Cancelled once it has gone."""
+        with self._changed:
+            while len(self._chunks) >= RELAY_CHUNKS and not self._cancelled:
+                self._changed.wait()
+            if self._cancelled:
+                raise _Cancelled
+            self._chunks.append(chunk)
+            self._changed.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """The writer's side: the file is whole and cached (no ``error``), or will never be."""
+        with self._changed:
+            self._ended, self._error = True, error
+            self._changed.notify_all()
+
+    def cancel(self) -> None:
+        """The response's side: nobody will read what is left."""
+        with self._changed:
+            self._cancelled = True
+            self._chunks.clear()
+            self._changed.notify_all()
+
+    def next(self) -> bytes | None:
+        """The response's side: the next chunk, None at the end of a whole file, or the writer's error."""
+        with self._changed:
+            while not self._chunks and not self._ended:
+                self._changed.wait()
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._changed.notify_all()
+                return chunk
+            if self._error is not None:
+                raise self._error
+            return None
+
+
+class _Tee:
+    """The writers' sink: every byte to the cache at once, and to the relay in ``RELAY_CHUNK``s, always
+    holding some back, so that the file's last bytes can only follow its commit (``finish``)."""
+
+    def __init__(self, cache: ObjectWriter, relay: _Relay) -> None:
+        self._cache, self._relay = cache, relay
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._cache.write(data)
+        self._pending += data
+        while len(self._pending) > RELAY_CHUNK:
+            self._relay.put(bytes(self._pending[:RELAY_CHUNK]))
+            del self._pending[:RELAY_CHUNK]
+
+    def finish(self) -> None:
+        """Commit the cache, then hand the client what was held back."""
+        self._cache.commit()
+        self._relay.put(bytes(self._pending))
+
+
+class _MadeFile:
+    """The response body of a file being made. The writer runs in a thread of its own from the start,
+    and the first chunk is awaited before the response begins, so a failure before any byte (S3 down,
+    the dataset deleted) is still a JSON error. Closing the body, which the WSGI server does also when
+    the client has gone, cancels the writer and waits until it has cleaned up."""
+
+    def __init__(self, make: Callable[[_Relay], None], what: str) -> None:
+        self._relay = _Relay()
+        self._thread = threading.Thread(target=make, args=(self._relay,), name=f"export {what}", daemon=True)
+        self._thread.start()
         try:
-            with storage.export_writer(dataset, WORKBOOK, XLSX_MIMETYPE) as cache:
-                while chunk := made.read(CHUNK_SIZE):
-                    cache.write(chunk)
-                cache.commit()
-        except StorageUnavailable as error:
-            # The workbook is made: the client gets it; the next request makes it again.
-            log.warning("export of %s not cached: %s", dataset.id, error.message)
-        made.seek(0)
-    except BaseException:
-        made.close()
-        raise
-    return dataset, Workbook(closing_chunks(made, iter(lambda: made.read(CHUNK_SIZE), b"")), length)
+            self._first = self._relay.next()
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunk = self._first
+        while chunk is not None:
+            yield chunk
+            chunk = self._relay.next()
+
+    def close(self) -> None:
+        self._relay.cancel()
+        self._thread.join()
 
 
-def closing_chunks(source: IO[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Yield ``chunks``, closing ``source`` when done or when the client goes away."""
-    try:
-        yield from chunks
-    finally:
-        source.close()
+def _made(
+    storage: Storage, dataset: Dataset, name: str, content_type: str, write: Callable[[_Tee], None]
+) -> _MadeFile:
+    """Export ``name`` as ``write`` makes it, cached as it goes (see the module's doc)."""
+
+    def make(relay: _Relay) -> None:
+        try:
+            with storage.export_writer(dataset, name, content_type) as cache:
+                sink = _Tee(cache, relay)
+                write(sink)
+                sink.finish()
+        except _Cancelled:
+            log.info("export %s of %s stopped: the client went away", name, dataset.id)
+            relay.end()
+        except BaseException as error:
+            log.warning("export %s of %s cut short: %s", name, dataset.id, error)
+            relay.end(error)
+        else:
+            relay.end()
+
+    return _MadeFile(make, f"{dataset.id}/{name}")

@@ -6,8 +6,10 @@ that stops half-way or headers without a body speak HTTP/1.1 over a plain socket
 
 import codecs
 import contextlib
+import http.client
 import io
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -139,6 +141,72 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {predicate}")
         time.sleep(interval)
+
+
+def temp_files(pids: list[int], folder: Path) -> dict[str, int]:
+    """The files in ``folder`` and the ones under it that the processes ``pids`` hold open, by path,
+    with the bytes each takes on disk. Open files count even once unlinked (``tempfile.TemporaryFile``
+    has no name on Linux), which a listing of the folder alone would miss."""
+    root = str(folder.resolve())
+    found: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):  # removed since the listing
+            if path.is_file():
+                found[str(path)] = path.stat().st_blocks * 512
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(FileNotFoundError):  # closed since the listing
+                    target = os.readlink(descriptor)
+                    if target.startswith(root + "/"):
+                        found[target] = descriptor.stat().st_blocks * 512
+    return found
+
+
+def export_files(server: ApiServer, folder: Path) -> dict[str, int]:
+    """The temporary files of ``server`` (master and workers) in ``folder``, its TMPDIR, less
+    gunicorn's own worker heartbeat files (``wgunicorn-*``): what its exports have left open."""
+    found = temp_files([server.process.pid, *worker_pids(server)], folder)
+    return {path: size for path, size in found.items() if not Path(path).name.startswith("wgunicorn-")}
+
+
+@contextlib.contextmanager
+def held_response(url: str, path: str) -> Iterator[http.client.HTTPResponse]:
+    """GET ``path`` on a connection whose receive buffer is small, so the server can send only a
+    little ahead of what the test reads: the test decides how far a streamed response gets. Reading
+    a chunked response cut short raises ``http.client.IncompleteRead``; leaving the block early
+    closes the connection, as a client that gives up would."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    connection.connect()
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    try:
+        connection.request("GET", path)
+        yield connection.getresponse()
+    finally:
+        connection.close()
+
+
+def export_keys(client, bucket: str, dataset_id: str) -> tuple[list[str], list[str]]:
+    """The keys of what is cached for a dataset, and of the multipart uploads still in progress there."""
+    prefix = f"exports/{dataset_id}"
+    cached = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    uploading = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+    return sorted(item["Key"] for item in cached), sorted(item["Key"] for item in uploading)
+
+
+def incompressible_records(megabytes: int, child_every: int = 0) -> bytes:
+    """A JSON array of about ``megabytes`` MB whose workbook is about half as big (random hex text
+    compresses that much), so a streamed export cannot fit in the buffers between server and client.
+    With ``child_every``, every so many records hold an array of objects: a child table, which the
+    xlsx writer buffers in a temporary file until the end."""
+    records = []
+    for number in range(megabytes * 1000):
+        record: dict[str, object] = {"n": number, "blob": os.urandom(500).hex()}
+        if child_every and number % child_every == 0:
+            record["items"] = [{"k": number, "v": os.urandom(100).hex()}]
+        records.append(record)
+    return json.dumps(records).encode()
 
 
 class Collected(io.BytesIO):

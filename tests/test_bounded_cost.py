@@ -114,9 +114,11 @@ def test_values_past_the_depth_limit_are_kept_as_json_text(server):
 
     objects = upload_json(server.url, VALID["objects"]).json()
     header, row = cells(requests.get(f"{server.url}/datasets/{objects['id']}/excel/", timeout=120).content)
-    assert len(header) == len(row) == 1
+    # An object whose members are all objects is a map of records (issue 13): one row, keyed "a".
+    assert header[0] == "key" and row[0] == "a"
+    assert len(header) == len(row) == 2
     # Flattened to some depth, then the rest of the document, whole, as text in that path's cell.
-    flattened = header[0].split(".")
+    flattened = header[1].split(".")
     assert set(flattened) == {"a"}
-    rest = DEPTH - len(flattened)
-    assert row[0] == ('{"a":' * rest + "1" + "}" * rest)[:EXCEL_TEXT_LIMIT]
+    rest = DEPTH - 1 - len(flattened)
+    assert row[1] == ('{"a":' * rest + "1" + "}" * rest)[:EXCEL_TEXT_LIMIT]

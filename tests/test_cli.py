@@ -7,6 +7,7 @@ files the tests write, never from constants that repeat what the server computes
 from __future__ import annotations
 
 import fcntl
+import gzip
 import io
 import json
 import os
@@ -20,10 +21,12 @@ import threading
 import venv
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -33,12 +36,15 @@ from dsclient.output import human_size
 
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 TOKENS = ("secret-token-1", "secret-token-2")
+STAND_IN_ID = "01KB0000000000000000000000"
 CONTRACT_USAGE = [
     "dsclient [options] list",
     "dsclient [options] upload <file>...",
     "dsclient [options] info <id>",
     "dsclient [options] delete <id>...",
-    "dsclient [options] excel <id> [-o <path>]",
+    "dsclient [options] tables <id>",
+    "dsclient [options] excel <id> [--root=<pointer>] [-o <path>]",
+    "dsclient [options] csv <id> [--table=<name>] [--root=<pointer>] [-o <path>]",
     "dsclient [options] download <id> [-o <path>]",
     "dsclient (-h | --help | --version)",
 ]
@@ -61,6 +67,7 @@ class Run:
 def dsclient(*args: str, cwd: Path, url: str | None = None, token: str | None = None) -> Run:
     """Run ``python -m dsclient`` with a clean environment: only DSCLIENT_URL/TOKEN as given."""
     env = {k: v for k, v in os.environ.items() if k not in ("DSCLIENT_URL", "DSCLIENT_TOKEN")}
+    env["PYTHONPATH"] = str(CLIENT_DIR)  # this checkout's client, even before make reinstalls it
     if url is not None:
         env["DSCLIENT_URL"] = url
     if token is not None:
@@ -145,6 +152,7 @@ def test_help_shows_the_contract_usage(tmp_path: Path) -> None:
         ["info"],
         ["delete"],
         ["upload"],
+        ["-q", "tables"],
         ["list", "extra"],
         ["--bogus", "list"],
         ["-o", "x", "list"],
@@ -289,7 +297,7 @@ def test_a_rejected_file_is_reported_and_the_others_still_upload(tmp_path: Path,
     run = dsclient("--json", "upload", broken.name, good.name, cwd=tmp_path, url=live_server)
 
     assert run.status == 1
-    assert run.stderr == f"dsclient: error: broken.json: {api_message}\n"
+    assert json.loads(run.stderr) == {"message": f"broken.json: {api_message}"}
     [uploaded] = run.json()
     assert uploaded["filename"] == "good.json"
 
@@ -427,59 +435,16 @@ def test_a_missing_output_folder_is_an_error_without_traceback(tmp_path: Path, l
     assert "no/such/dir/x.json" in run.stderr
 
 
-class _BreaksOffHandler(BaseHTTPRequestHandler):
-    """Promises a large body, sends a little of it, then hangs up: a download failing midway."""
+class _StandIn(BaseHTTPRequestHandler):
+    """A stand-in for the API, quiet about each request; the real server cannot be made to
+    misbehave on demand."""
 
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "1000000")
-        self.send_header("Content-Disposition", 'attachment; filename="partial.json"')
-        self.end_headers()
-        self.wfile.write(b"[" + b"1," * 5000)
-        self.wfile.flush()
-        self.connection.shutdown(socket.SHUT_RDWR)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def breaking_server() -> Iterator[str]:
-    """The real server cannot be made to fail midway on demand, so this one always does."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BreaksOffHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.mark.parametrize("output", [[], ["-o", "named.json"]])
-def test_a_broken_download_leaves_no_partial_file(
-    tmp_path: Path, breaking_server: str, output: list[str]
-) -> None:
-    run = dsclient("download", "any-id", *output, cwd=tmp_path, url=breaking_server)
-    assert run.status == 1
-    assert run.stderr.count("\n") == 1
-    assert list(tmp_path.iterdir()) == []
-
-
-class _AcceptsOnceHandler(BaseHTTPRequestHandler):
-    """Stores the first upload, then hangs up on every later one: a network failing mid-batch."""
-
-    accepted = 0
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        if type(self).accepted:
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        type(self).accepted += 1
+    def created(self, filename: str, size: int) -> None:
+        """Answer as the API answers an upload it stored."""
         dataset = {
-            "id": "01KB0000000000000000000000",
-            "filename": "a.json",
-            "size": 2,
+            "id": STAND_IN_ID,
+            "filename": filename,
+            "size": size,
             "created_at": "2026-11-26T00:00:00Z",
         }
         body = json.dumps(dataset).encode()
@@ -493,23 +458,136 @@ class _AcceptsOnceHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("as_json", [False, True])
-def test_a_batch_cut_off_by_the_network_still_prints_what_was_uploaded(tmp_path: Path, as_json: bool) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_AcceptsOnceHandler,), {"accepted": 0}))
+class _BreaksOffHandler(_StandIn):
+    """Promises a large body, sends a little of it, then hangs up: a download failing midway."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000000")
+        self.send_header("Content-Disposition", 'attachment; filename="partial.json"')
+        self.end_headers()
+        self.wfile.write(b"[" + b"1," * 5000)
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in server answering with ``handler``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    files = [write_json(tmp_path / name, []) for name in ("a.json", "b.json", "c.json")]
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        run = dsclient("upload", *(["--json"] if as_json else []), *map(str, files), cwd=tmp_path, url=url)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _CutChunkedHandler(_StandIn):
+    """Streams an export in chunks, as a first export is sent, and hangs up before the last one."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Content-Disposition", 'attachment; filename="cut.csv"')
+        self.end_headers()
+        chunk = b"a,b\r\n" * 1000
+        for _ in range(3):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.mark.parametrize("handler", [_BreaksOffHandler, _CutChunkedHandler])
+@pytest.mark.parametrize("output", [[], ["-o", "named.json"]])
+def test_a_broken_download_leaves_no_partial_file(
+    tmp_path: Path, handler: type[BaseHTTPRequestHandler], output: list[str]
+) -> None:
+    with serving(handler) as url:
+        run = dsclient("download", "any-id", *output, cwd=tmp_path, url=url)
+    assert run.status == 1
+    assert run.stderr.count("\n") == 1
+    assert "broke off" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_download_leaves_the_file_it_would_replace_as_it_was(tmp_path: Path) -> None:
+    mine = tmp_path / "named.csv"
+    mine.write_text("my own file")
+    with serving(_CutChunkedHandler) as url:
+        run = dsclient("csv", "any-id", "-o", mine.name, cwd=tmp_path, url=url)
+    assert run.status == 1
+    assert [p.name for p in tmp_path.iterdir()] == [mine.name]
+    assert mine.read_text() == "my own file"
+
+
+class _AcceptsOnceHandler(_StandIn):
+    """Stores the first upload, then hangs up on every later one: a network failing mid-batch."""
+
+    accepted = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if type(self).accepted:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        type(self).accepted += 1
+        self.created("a.json", 2)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_batch_cut_off_by_the_network_still_prints_what_was_uploaded(tmp_path: Path, as_json: bool) -> None:
+    files = [write_json(tmp_path / name, []) for name in ("a.json", "b.json", "c.json")]
+    with serving(type("Handler", (_AcceptsOnceHandler,), {"accepted": 0})) as url:
+        run = dsclient("upload", *(["--json"] if as_json else []), *map(str, files), cwd=tmp_path, url=url)
     assert run.status == 1
     assert run.stderr.count("\n") == 1
     if as_json:
-        assert [dataset["id"] for dataset in run.json()] == ["01KB0000000000000000000000"]
+        assert [dataset["id"] for dataset in run.json()] == [STAND_IN_ID]
+        assert set(json.loads(run.stderr)) == {"message"}
     else:
-        assert "01KB0000000000000000000000" in run.text and "a.json" in run.text
+        assert STAND_IN_ID in run.text and "a.json" in run.text
+
+
+def stderr_on_a_terminal(
+    *args: str, cwd: Path, url: str, rows: int = 24, columns: int = 80, on_output=None
+) -> str:
+    """Run dsclient with its stderr on a pseudo-terminal sized ``rows`` x ``columns``; what it drew.
+
+    ``on_output(seen)`` is called with everything drawn so far each time more arrives."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "DSCLIENT_TOKEN"} | {
+        "DSCLIENT_URL": url,
+        "PYTHONPATH": str(CLIENT_DIR),
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "dsclient", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    ) as process:
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end closed: the process is done with it
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if on_output is not None:
+                on_output(seen.decode(errors="replace"))
+        assert process.wait(timeout=60) == 0, seen
+    os.close(controller)
+    return seen.decode(errors="replace")
 
 
 # 0 x 0 is what a pseudo-terminal reports until someone sizes it (`script`, some CI runners).
@@ -518,41 +596,144 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(
     tmp_path: Path, live_server: str, rows: int, columns: int
 ) -> None:
     dataset = upload_one(write_json(tmp_path / "bar.json", list(range(50_000))), live_server)
+    terminal = {"cwd": tmp_path, "url": live_server, "rows": rows, "columns": columns}
 
-    def stderr_on_a_terminal(*args: str) -> str:
-        controller, terminal = pty.openpty()
-        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        env = {k: v for k, v in os.environ.items() if k != "DSCLIENT_TOKEN"} | {"DSCLIENT_URL": live_server}
-        with subprocess.Popen(
-            [sys.executable, "-m", "dsclient", *args],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=terminal,
-        ) as process:
-            os.close(terminal)
-            seen = b""
-            while True:
-                try:
-                    chunk = os.read(controller, 4096)
-                except OSError:  # the terminal's other end closed: the process is done with it
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            assert process.wait(timeout=60) == 0
-        os.close(controller)
-        return seen.decode(errors="replace")
-
-    shown = stderr_on_a_terminal("download", dataset["id"], "-o", "with-bar.json")
+    shown = stderr_on_a_terminal("download", dataset["id"], "-o", "with-bar.json", **terminal)
     assert "100%" in shown
     assert "with-bar.json: 100%" in shown
-    assert stderr_on_a_terminal("-q", "download", dataset["id"], "-o", "quiet.json") == ""
+    assert stderr_on_a_terminal("-q", "download", dataset["id"], "-o", "quiet.json", **terminal) == ""
     assert (tmp_path / "with-bar.json").read_bytes() == (tmp_path / "quiet.json").read_bytes()
 
-    uploading = stderr_on_a_terminal("upload", "bar.json")
+    uploading = stderr_on_a_terminal("upload", "bar.json", **terminal)
     assert "bar.json: 100%" in uploading
+
+
+class _ThinksFirstHandler(_StandIn):
+    """A first export: nothing at all until ``go`` is set, then the file in chunks."""
+
+    protocol_version = "HTTP/1.1"
+    go = threading.Event()
+
+    def do_GET(self) -> None:
+        type(self).go.wait(timeout=30)
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Content-Disposition", 'attachment; filename="slow.xlsx"')
+        self.end_headers()
+        for chunk in (b"PK" * 20_000, b"done"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def test_progress_shows_from_the_start_while_the_server_makes_a_first_export(tmp_path: Path) -> None:
+    handler = type("Handler", (_ThinksFirstHandler,), {"go": threading.Event()})
+    waited: list[str] = []
+
+    def on_output(seen: str) -> None:
+        if "waiting for the server" in seen and not handler.go.is_set():
+            waited.append(seen)
+            handler.go.set()  # the server sends its first byte only once the bar is on the terminal
+
+    with serving(handler) as url:
+        shown = stderr_on_a_terminal("excel", "some-id", cwd=tmp_path, url=url, on_output=on_output)
+    assert waited, shown
+    assert "slow.xlsx" in shown and "39.1k" in shown  # the bytes received, though no total was known
+    assert (tmp_path / "slow.xlsx").read_bytes() == b"PK" * 20_000 + b"done"
+
+
+class _RecordsUploadsHandler(_StandIn):
+    """Answers every upload as the API would and keeps what was sent, header by header."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        self.created("upload.json", len(body))
+
+
+@pytest.mark.parametrize(
+    "name, content_type, encoding",
+    [
+        ("plain.json", "application/json", None),
+        ("lines.jsonl", "application/x-ndjson", None),
+        ("lines.NDJSON", "application/x-ndjson", None),
+        ("packed.json.gz", "application/json", "gzip"),
+        ("packed.jsonl.gz", "application/x-ndjson", "gzip"),
+    ],
+)
+def test_upload_says_what_a_file_holds(
+    tmp_path: Path, name: str, content_type: str, encoding: str | None
+) -> None:
+    payload = gzip.compress(b'{"a": 1}\n') if encoding else b'{"a": 1}\n'
+    (tmp_path / name).write_bytes(payload)
+    handler = type("Handler", (_RecordsUploadsHandler,), {"received": []})
+    with serving(handler) as url:
+        run = dsclient("upload", name, cwd=tmp_path, url=url)
+    assert run.status == 0, run.stderr
+    [(headers, body)] = handler.received
+    assert (headers["Content-Type"], headers.get("Content-Encoding"), body) == (
+        content_type,
+        encoding,
+        payload,
+    )
+
+
+def test_with_json_every_error_is_one_message_object_on_stderr(tmp_path: Path) -> None:
+    unreachable = dsclient("--json", "--url", f"http://127.0.0.1:{free_port()}", "list", cwd=tmp_path)
+    usage = dsclient("--json", "lst", cwd=tmp_path)
+    incomplete = dsclient("--json", "csv", cwd=tmp_path)
+    missing = dsclient("--json", "upload", "missing.json", cwd=tmp_path)
+
+    for run, status in ((unreachable, 1), (usage, 2), (incomplete, 2), (missing, 2)):
+        assert run.status == status
+        assert run.stdout == b""
+        [line] = run.stderr.splitlines()
+        assert list(json.loads(line)) == ["message"]
+    assert "cannot reach the API" in json.loads(unreachable.stderr)["message"]
+    assert "'lst'" in json.loads(usage.stderr)["message"]
+    assert json.loads(incomplete.stderr)["message"].startswith("'csv' needs more arguments")
+
+
+def test_a_rejected_json_upload_prints_what_was_uploaded_and_the_error_as_json(
+    tmp_path: Path, live_server: str
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2")
+    api_message = requests.post(
+        live_server + "/datasets/", data=broken.read_bytes(), headers={"Content-Type": "application/json"}
+    ).json()["message"]
+
+    run = dsclient("--json", "upload", broken.name, cwd=tmp_path, url=live_server)
+
+    assert run.status == 1
+    assert run.json() == []
+    assert json.loads(run.stderr) == {"message": f"broken.json: {api_message}"}
+
+
+def test_help_states_the_one_rule_for_existing_files(tmp_path: Path) -> None:
+    text = " ".join(dsclient("--help", cwd=tmp_path).text.split())
+    assert "a file (replaced if it exists)" in text
+    assert "never replace a file that exists" in text
+
+
+# --- JSON Lines and gzip, stored as what they hold ---------------------------------------------
+
+
+def test_json_lines_and_gzip_files_are_stored_as_what_they_hold(tmp_path: Path, live_server: str) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b'{"n": 1}\n{"n": 2}\n')
+    packed = tmp_path / "packed.json.gz"
+    unpacked = json.dumps([{"n": n} for n in range(1000)]).encode()
+    packed.write_bytes(gzip.compress(unpacked))
+
+    run = dsclient("--json", "upload", lines.name, packed.name, cwd=tmp_path, url=live_server)
+
+    assert run.status == 0, run.stderr
+    as_lines, as_gzip = run.json()
+    assert (as_lines["format"], as_lines["size"]) == ("jsonl", lines.stat().st_size)
+    assert (as_gzip["format"], as_gzip["size"]) == ("json", len(unpacked))
+    assert api_get(live_server, f"/datasets/{as_gzip['id']}/content/").content == unpacked
 
 
 # --- names and sizes, which the real server is too well-behaved to exercise ------------------------

@@ -31,7 +31,8 @@ def test_deleting_removes_the_object_and_its_cached_export(s3_server, tmp_path):
             return {item["Key"] for item in client.list_objects_v2(Bucket="deletion")["Contents"]}
 
         before = keys_of()
-        assert {key for key in before if gone in key} == {f"datasets/{gone}", f"exports/{gone}/workbook.xlsx"}
+        made = {f"exports/{gone}/tables.json", f"exports/{gone}/workbook.xlsx"}  # the survey and the workbook
+        assert {key for key in before if gone in key} == {f"datasets/{gone}", *made}
         assert requests.delete(f"{api.url}/datasets/{gone}/", timeout=30).status_code == 204
         assert keys_of() == {key for key in before if gone not in key}
         assert_error(requests.delete(f"{api.url}/datasets/{gone}/", timeout=30), 404)

@@ -1,19 +1,36 @@
-"""The JSON-to-xlsx rules of the contract, each read back from the workbook with openpyxl."""
+"""The JSON-to-xlsx rules of the contract, each read back from the workbook with openpyxl.
+
+The export as the API runs it: ``tables.survey``, then ``tables.rows`` into ``xlsx.write_xlsx``.
+"""
 
 import io
 import json
 import tempfile
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.escape import unescape
 
 from service.errors import NotTabular
-from service.excel import MAX_CHILD_SHEETS, MAX_COLUMNS, MAX_FIELDS, MAX_TEXT, write_workbook
+from service.export import dates, tables, xlsx
+from service.export.tables import MAX_CHILD_TABLES as MAX_CHILD_SHEETS
+from service.export.tables import MAX_COLUMNS, MAX_DEPTH, MAX_FIELDS
+from service.export.xlsx import MAX_ROWS, MAX_TEXT
 
 DATA = Path(__file__).parent / "data"
 Y_FILES = sorted((DATA / "JSONTestSuite" / "test_parsing").glob("y_*.json"))
+
+
+def write_workbook(
+    open_json: Callable[[], BinaryIO], out: BinaryIO, max_depth: int = MAX_DEPTH, max_rows: int = MAX_ROWS
+) -> None:
+    """The whole export: the survey, then its rows into the writer."""
+    model = tables.survey(open_json, max_depth=max_depth)
+    xlsx.write_xlsx(model, tables.rows(open_json, model), out, max_rows=max_rows)
 
 
 def export(document: object, **limits: int) -> Workbook:
@@ -39,6 +56,13 @@ def flatten(record: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def as_cell(value: object) -> object:
+    """What openpyxl reads back for a JSON value: a date-time for the text the date rule takes."""
+    if isinstance(value, str) and dates.to_date(value) is not None:
+        return datetime.fromisoformat(value)
+    return value
+
+
 def test_an_array_of_objects_is_one_row_per_element_under_a_bold_frozen_filtered_header() -> None:
     workbook = export([{"name": "Ada", "born": 1815}, {"name": "Grace", "born": 1906}])
 
@@ -51,7 +75,7 @@ def test_an_array_of_objects_is_one_row_per_element_under_a_bold_frozen_filtered
     assert sheet.auto_filter.ref == "A1:B3"
 
 
-def test_nested_objects_become_dotted_columns_in_first_seen_order_over_all_records() -> None:
+def test_nested_objects_become_dotted_columns_kept_together_in_first_seen_order() -> None:
     workbook = export(
         [
             {"id": 1, "address": {"city": "Leeds", "geo": {"lat": 53.8}}},
@@ -59,10 +83,11 @@ def test_nested_objects_become_dotted_columns_in_first_seen_order_over_all_recor
         ]
     )
 
+    # The columns of one object stay together, where that object was first seen (issue 13).
     assert rows(workbook) == [
-        ["id", "address.city", "address.geo.lat", "email", "address.zip"],
+        ["id", "address.city", "address.geo.lat", "address.zip", "email"],
         [1, "Leeds", 53.8, None, None],
-        [2, "York", None, "b@example.com", "LS1"],
+        [2, "York", None, "LS1", "b@example.com"],
     ]
 
 
@@ -108,8 +133,14 @@ def test_arrays_of_objects_go_to_child_sheets_linked_to_their_parent_record_recu
     )
 
     assert workbook.sheetnames == ["data", "lines", "lines.parts"]
-    assert rows(workbook) == [["id"], ["o1"], ["o2"], ["o3"]]
-    assert rows(workbook, "lines") == [["data row", "sku"], [1, "A"], [1, "B"], [3, "C"]]
+    # A sheet with child rows numbers its records in a `<sheet> row` column, after its parent's (issue 13).
+    assert rows(workbook) == [["data row", "id"], [1, "o1"], [2, "o2"], [3, "o3"]]
+    assert rows(workbook, "lines") == [
+        ["data row", "lines row", "sku"],
+        [1, 1, "A"],
+        [1, 2, "B"],
+        [3, 3, "C"],
+    ]
     assert rows(workbook, "lines.parts") == [["lines row", "n"], [1, 1], [1, 2], [3, 3]]
     for name in workbook.sheetnames:
         assert workbook[name].freeze_panes == "A2"
@@ -119,7 +150,7 @@ def test_arrays_of_objects_go_to_child_sheets_linked_to_their_parent_record_recu
 def test_an_array_mixing_objects_and_scalars_loses_nothing() -> None:
     workbook = export({"items": [{"a": 1}, "loose", [1, 2], None], "other": [1, 2]})
 
-    assert rows(workbook) == [["other"], ["[1,2]"]]
+    assert rows(workbook) == [["data row", "other"], [1, "[1,2]"]]
     assert rows(workbook, "items") == [
         ["data row", "a", "value"],
         [1, 1, None],
@@ -248,8 +279,8 @@ def test_strings_longer_than_excels_limit_are_cut_to_it() -> None:
 def test_keys_may_be_empty_or_contain_dots_and_distinct_paths_keep_distinct_columns() -> None:
     workbook = export([{"": 1, "a.b": 2, "a": {"b": 3, "": 4}}])
 
-    # An empty header cell reads back as None.
-    assert rows(workbook) == [[None, "a.b", "a.b", "a."], [1, 2, 3, 4]]
+    # The empty key is a header of empty text (the writer writes every header cell, as text).
+    assert rows(workbook) == [["", "a.b", "a.b", "a."], [1, 2, 3, 4]]
 
 
 def test_rows_past_the_limit_continue_on_numbered_sheets_with_the_header_repeated() -> None:
@@ -268,15 +299,15 @@ def test_rows_past_the_limit_continue_on_numbered_sheets_with_the_header_repeate
         "kids (5)",
     ]
     assert [rows(workbook, name) for name in workbook.sheetnames[:3]] == [
-        [["n"], [1], [2]],
-        [["n"], [3], [4]],
-        [["n"], [5]],
+        [["data row", "n"], [1, 1], [2, 2]],
+        [["data row", "n"], [3, 3], [4, 4]],
+        [["data row", "n"], [5, 5]],
     ]
     assert [row for name in workbook.sheetnames[3:] for row in rows(workbook, name)[1:]] == [
         [n, sign * n] for n in range(1, 6) for sign in (1, -1)
     ]
     assert all(rows(workbook, name)[0] == ["data row", "k"] for name in workbook.sheetnames[3:])
-    assert workbook["data (3)"].auto_filter.ref == "A1:A2"
+    assert workbook["data (3)"].auto_filter.ref == "A1:B2"
     assert workbook["data (2)"].freeze_panes == "A2"
 
 
@@ -304,7 +335,7 @@ def test_deeply_nested_input_becomes_json_text_without_recursion_errors(opener: 
 def test_nesting_past_the_depth_limit_is_kept_as_text_at_its_path() -> None:
     workbook = export([{"a": {"b": {"c": {"d": 1}}}, "e": [{"f": [{"g": 1}]}]}], max_depth=4)
 
-    assert rows(workbook) == [["a.b.c"], ['{"d":1}']]
+    assert rows(workbook) == [["data row", "a.b.c"], [1, '{"d":1}']]
     assert rows(workbook, "e") == [["data row", "f"], [1, '[{"g":1}]']]
 
 
@@ -340,7 +371,7 @@ def test_the_samples_round_trip_cell_by_cell(name: str) -> None:
     write_workbook(lambda: path.open("rb"), out)
 
     header, *data = rows(load_workbook(io.BytesIO(out.getvalue())))
-    expected = [flatten(record) for record in records]
+    expected = [{key: as_cell(value) for key, value in flatten(record).items()} for record in records]
     assert header == list(dict.fromkeys(key for record in expected for key in record))
     assert len(data) == len(expected)
     for row, record in zip(data, expected, strict=True):
@@ -381,10 +412,15 @@ def test_a_source_that_fails_half_way_leaves_no_temporary_files(tmp_path, monkey
     data = json.dumps([{"a": [{"b": 1}], "c": "x" * 100}] * 5000).encode()
 
     class Failing(io.BytesIO):
-        def readinto(self, buffer):  # ijson reads with readinto
+        def read(self, size: int = -1) -> bytes:  # what ijson reads the document with
             if self.tell() > 100_000:
                 raise OSError("the store went away")
-            return super().readinto(memoryview(buffer)[:65536])
+            return super().read(65536 if size < 0 else min(size, 65536))
+
+        def readinto(self, buffer) -> int:
+            chunk = self.read(len(buffer))
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
 
     opened: list[io.BytesIO] = []
 

@@ -4,8 +4,8 @@ API process carries on. An upload that S3 drops half-way leaves no dataset behin
 The module has its own SeaweedFS, stopped and restarted on the same ports and data, and its own API.
 """
 
+import http.client
 import io
-import json
 import re
 import signal
 import time
@@ -17,7 +17,16 @@ import pytest
 import requests
 
 from deploy import embedded_s3
-from tests.probes import all_datasets, api_server, assert_error, upload_json, wait_for
+from tests.probes import (
+    all_datasets,
+    api_server,
+    assert_error,
+    export_files,
+    held_response,
+    incompressible_records,
+    upload_json,
+    wait_for,
+)
 
 BUCKET = "faults"
 CALL_LIMIT_S = 15  # boto3's connect timeout and retries are set to fail fast, far inside this
@@ -230,24 +239,43 @@ def test_a_frozen_s3_is_a_503_after_the_read_timeouts_and_health_stays_up(s3, ap
     assert requests.get(f"{api}/datasets/{dataset['id']}/", timeout=30).json() == dataset
 
 
-def test_an_outage_during_an_export_is_never_a_500(s3, api):
-    """S3 stops while a big export is being made: depending on how far it got, the conversion fails
-    (503, with a message) or the workbook is finished but cannot be cached (it is served anyway).
-    Before, the first was a 500, and the second threw the finished workbook away."""
+def test_an_outage_before_a_first_export_begins_is_a_503(s3, api):
     wait_for(lambda: ready(api), timeout=60)
-    records = [{"n": n, "text": "x" * 40, "nested": {"a": n, "b": [n, n]}} for n in range(150_000)]
-    dataset = upload_json(api, json.dumps(records).encode()).json()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        export = pool.submit(timed, "GET", f"{api}/datasets/{dataset['id']}/excel/")
-        time.sleep(1.0)
-        s3.stop()
-        response, _ = export.result()
-    s3.restart()
+    dataset = upload_json(api, b'[{"n": 1}]').json()
+    s3.stop()
+    try:
+        assert_error(requests.get(f"{api}/datasets/{dataset['id']}/excel/", timeout=60), 503)
+    finally:
+        s3.restart()
     wait_for(lambda: ready(api), timeout=60)
-    if response.status_code == 200:
-        with zipfile.ZipFile(io.BytesIO(response.content)) as workbook:
-            assert "xl/worksheets/sheet1.xml" in workbook.namelist()
-    else:
-        assert_error(response, 503)
+
+
+def test_an_outage_during_a_first_export_cuts_the_transfer_and_caches_nothing(s3, tmp_path):
+    """S3 stops while a big first export streams: the client, which has the first bytes already,
+    sees the transfer break off (never a complete-looking file), nothing is cached and no temporary
+    file is left. Before the export streamed, this was a 503 or a whole workbook, depending on how
+    far it got."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with api_server(s3.server, BUCKET, tmp_path, TMPDIR=str(temp), **SETTINGS) as server:
+        api = server.url
+        wait_for(lambda: ready(api), timeout=60)
+        dataset = upload_json(api, incompressible_records(24, child_every=10)).json()
+        with held_response(api, f"/datasets/{dataset['id']}/excel/") as response:
+            assert response.status == 200
+            received = response.read(64 * 1024)
+            s3.stop()
+            with pytest.raises(http.client.IncompleteRead) as cut:
+                response.read()
+        received += cut.value.partial
+        with pytest.raises(zipfile.BadZipFile):
+            zipfile.ZipFile(io.BytesIO(received))
+        wait_for(lambda: export_files(server, temp) == {}, timeout=60)
+
+        s3.restart()
+        wait_for(lambda: ready(api), timeout=60)
         stored = s3.keys()
-        assert not [key for key in stored if key.startswith(f"exports/{dataset['id']}")]
+        assert [key for key in stored if key.startswith(f"exports/{dataset['id']}/workbook")] == []
+        again = requests.get(f"{api}/datasets/{dataset['id']}/excel/", timeout=120)
+        with zipfile.ZipFile(io.BytesIO(again.content)) as workbook:
+            assert workbook.testzip() is None

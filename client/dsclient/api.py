@@ -7,7 +7,7 @@ Every failure leaves this module as an :class:`ApiError` (the API answered no) o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from pathlib import Path
@@ -24,6 +24,8 @@ Dataset = dict[str, Any]
 # Connect fast or not at all; but an export or a 1 GiB upload may keep the server busy for a while.
 TIMEOUT = (10, 300)
 CHUNK_SIZE = 64 * 1024
+JSON_LINES = "application/x-ndjson"
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
 class ApiError(Exception):
@@ -49,7 +51,9 @@ class Unreachable(TransportError):
 
 
 class Download:
-    """An answer whose body is read piece by piece, so a large file never sits in memory."""
+    """An answer whose body is read piece by piece, so a large file never sits in memory.
+
+    ``size`` is None for a body sent in chunks (a first export streams as it is made)."""
 
     def __init__(self, response: requests.Response) -> None:
         self._response = response
@@ -60,10 +64,23 @@ class Download:
         )
 
     def chunks(self) -> Iterator[bytes]:
+        """The body's bytes; TransportError if the connection breaks or the body ends early."""
+        received = 0
         try:
-            yield from self._response.iter_content(CHUNK_SIZE)
+            for chunk in self._response.iter_content(CHUNK_SIZE):
+                received += len(chunk)
+                yield chunk
         except requests.RequestException as exc:
-            raise TransportError(f"the download from {self._response.url} broke off: {_reason(exc)}") from exc
+            raise TransportError(
+                f"the download from {self._response.url} broke off after {received} bytes: {_reason(exc)}"
+            ) from exc
+        # Older urllib3 versions end a short body quietly. Decoded bytes (a Content-Encoding)
+        # are not counted in Content-Length's terms, so only a plain body is checked.
+        encoding = self._response.headers.get("Content-Encoding", "identity")
+        if self.size is not None and received < self.size and encoding == "identity":
+            raise TransportError(
+                f"the download from {self._response.url} broke off after {received} of {self.size} bytes"
+            )
 
 
 class DatasetsApi:
@@ -92,7 +109,7 @@ class DatasetsApi:
         return _json(self._request("GET", f"/datasets/{_segment(dataset_id)}/"))
 
     def upload(self, path: Path, on_progress: Callable[[int], object] | None = None) -> Dataset:
-        """Send the file as the raw request body, read from disk as it goes out."""
+        """Send the file as the raw request body, read from disk as it goes out, typed by its name."""
         with path.open("rb") as file:
             body = _ProgressReader(file, path.stat().st_size, on_progress)
             response = self._request(
@@ -100,26 +117,32 @@ class DatasetsApi:
                 "/datasets/",
                 params={"filename": path.name},
                 data=body,
-                headers={"Content-Type": "application/json"},
+                headers=upload_headers(path.name),
             )
         return _json(response)
+
+    def tables(self, dataset_id: str) -> dict[str, Any]:
+        """The API's ``{"tables": [...]}``: the tables an export of the dataset makes."""
+        return _json(self._request("GET", f"/datasets/{_segment(dataset_id)}/tables/"))
 
     def delete(self, dataset_id: str) -> None:
         self._request("DELETE", f"/datasets/{_segment(dataset_id)}/")
 
-    @contextmanager
-    def excel(self, dataset_id: str) -> Iterator[Download]:
-        with self._download(f"/datasets/{_segment(dataset_id)}/excel/") as download:
-            yield download
+    def excel(self, dataset_id: str, root: str | None = None) -> AbstractContextManager[Download]:
+        return self._download(f"/datasets/{_segment(dataset_id)}/excel/", root=root)
+
+    def csv(
+        self, dataset_id: str, table: str | None = None, root: str | None = None
+    ) -> AbstractContextManager[Download]:
+        return self._download(f"/datasets/{_segment(dataset_id)}/csv/", table=table, root=root)
+
+    def content(self, dataset_id: str) -> AbstractContextManager[Download]:
+        return self._download(f"/datasets/{_segment(dataset_id)}/content/")
 
     @contextmanager
-    def content(self, dataset_id: str) -> Iterator[Download]:
-        with self._download(f"/datasets/{_segment(dataset_id)}/content/") as download:
-            yield download
-
-    @contextmanager
-    def _download(self, path: str) -> Iterator[Download]:
-        response = self._request("GET", path, stream=True)
+    def _download(self, path: str, **params: str | None) -> Iterator[Download]:
+        given = {name: value for name, value in params.items() if value is not None}
+        response = self._request("GET", path, params=given, stream=True)
         try:
             yield Download(response)
         finally:
@@ -159,6 +182,18 @@ class _ProgressReader:
         if self._on_read is not None:
             self._on_read(len(data))
         return data
+
+
+def upload_headers(filename: str) -> dict[str, str]:
+    """How the API is told what a file holds: JSON Lines by ``.jsonl``/``.ndjson``, gzip by ``.gz``
+    (``data.jsonl.gz`` is gzipped JSON Lines). Anything else is sent as JSON."""
+    headers = {}
+    name = filename.lower()
+    if name.endswith(".gz"):
+        headers["Content-Encoding"] = "gzip"
+        name = name.removesuffix(".gz")
+    headers["Content-Type"] = JSON_LINES if name.endswith(JSON_LINES_SUFFIXES) else "application/json"
+    return headers
 
 
 def content_disposition_filename(header: str) -> str | None:

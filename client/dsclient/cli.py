@@ -1,11 +1,13 @@
-"""dsclient: upload JSON datasets, list them, export them to Excel, download them.
+"""dsclient: upload JSON datasets, list them, see their tables, export them to Excel or CSV, download them.
 
 Usage:
   dsclient [options] list
   dsclient [options] upload <file>...
   dsclient [options] info <id>
   dsclient [options] delete <id>...
-  dsclient [options] excel <id> [-o <path>]
+  dsclient [options] tables <id>
+  dsclient [options] excel <id> [--root=<pointer>] [-o <path>]
+  dsclient [options] csv <id> [--table=<name>] [--root=<pointer>] [-o <path>]
   dsclient [options] download <id> [-o <path>]
   dsclient (-h | --help | --version)
 
@@ -14,15 +16,19 @@ Options:
   --token=<tok>   bearer token [env DSCLIENT_TOKEN]
   --json          print machine-readable JSON instead of a table
   -q, --quiet     no progress bars
-  -o <path>       file or folder to write to, - for stdout (else the dataset's name, here)
+  -o <path>       where excel, csv and download write: a file (replaced if it exists), a
+                  folder, or - for stdout. Without -o, or into a folder, they use the
+                  dataset's name and never replace a file that exists.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, TextIO
@@ -32,11 +38,19 @@ from docopt import DocoptExit, docopt
 
 from dsclient import __version__
 from dsclient.api import ApiError, DatasetsApi, Download, TransportError, Unreachable
-from dsclient.output import dataset_details, dataset_table, printable, progress_bar, to_json
+from dsclient.output import (
+    dataset_details,
+    dataset_table,
+    printable,
+    progress_bar,
+    tables_table,
+    ticking,
+    to_json,
+)
 from dsclient.status import ExitStatus
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-COMMANDS = {"list", "upload", "info", "delete", "excel", "download"}
+COMMANDS = {"list", "upload", "info", "delete", "tables", "excel", "csv", "download"}
 
 
 class UsageError(Exception):
@@ -47,20 +61,39 @@ class ExistingFile(Exception):
     """A name chosen by the server would overwrite a file the user did not name."""
 
 
+class Errors:
+    """Where failures are told: ``dsclient: error: ...`` lines, or with --json one
+    ``{"message": ...}`` object per line, for scripts."""
+
+    def __init__(self, stream: TextIO, as_json: bool) -> None:
+        self.stream = stream
+        self.as_json = as_json
+
+    def report(self, message: str) -> None:
+        self.stream.write(
+            (json.dumps({"message": message}) if self.as_json else f"dsclient: error: {message}") + "\n"
+        )
+
+
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     """Run one command and turn every failure into a message on stderr and an exit status."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # Known before parsing, so that even a usage error reaches a script as JSON.
+    errors = Errors(stderr, as_json="--json" in arguments)
 
     def fail(message: str, status: ExitStatus = ExitStatus.ERROR) -> int:
-        stderr.write(f"dsclient: error: {message}\n")
+        errors.report(message)
         return status
 
     try:
-        return program(list(sys.argv[1:] if argv is None else argv), stdout, stderr)
+        return program(arguments, stdout, stderr, errors)
     except DocoptExit as exc:
+        if errors.as_json:
+            return fail(f"{usage_problem(exc)}; see `dsclient --help`", ExitStatus.USAGE)
         stderr.write(f"dsclient: error: {usage_problem(exc)}\n{exc.usage.strip()}\nSee `dsclient --help`.\n")
         return ExitStatus.USAGE
     except UsageError as exc:
@@ -75,13 +108,15 @@ def main(
     except OSError as exc:
         return fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
     except KeyboardInterrupt:
-        stderr.write("\ndsclient: interrupted\n")
-        return ExitStatus.INTERRUPTED
+        if not errors.as_json:
+            stderr.write("\n")
+        return fail("interrupted", ExitStatus.INTERRUPTED)
 
 
-def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
+def program(argv: list[str], stdout: TextIO, stderr: TextIO, errors: Errors) -> ExitStatus:
     """The main program without error handling: parse, call the API, print."""
     args = docopt(__doc__, argv, default_help=False)
+    errors.as_json = bool(args["--json"])  # docopt also takes an abbreviation such as --js
     if args["--help"] or args["-h"]:
         stdout.write(__doc__.strip() + "\n")
         return ExitStatus.SUCCESS
@@ -107,27 +142,35 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO) -> ExitStatus:
 
     if args["upload"]:
         return upload(
-            api, [Path(name) for name in args["<file>"]], args["--json"], show_progress, stdout, stderr
+            api, [Path(name) for name in args["<file>"]], args["--json"], show_progress, stdout, errors
         )
 
+    if args["delete"]:
+        return for_each(args["<id>"], api.delete, errors)
+
+    dataset_id = args["<id>"][0]
     if args["info"]:
-        dataset = api.info(args["<id>"][0])
+        dataset = api.info(dataset_id)
         stdout.write((to_json(dataset) if args["--json"] else dataset_details(dataset)) + "\n")
         return ExitStatus.SUCCESS
 
-    if args["delete"]:
-        return for_each(args["<id>"], api.delete, stderr)
+    if args["tables"]:
+        listing = api.tables(dataset_id)
+        stdout.write((to_json(listing) if args["--json"] else tables_table(listing["tables"])) + "\n")
+        return ExitStatus.SUCCESS
 
-    dataset_id = args["<id>"][0]
+    root, table = args["--root"], args["--table"]
     if args["excel"]:
-        response, name_for, suffix = api.excel(dataset_id), xlsx_name, ".xlsx"
+        request, name_for = api.excel(dataset_id, root=root), xlsx_name
+    elif args["csv"]:
+        request, name_for = api.csv(dataset_id, table=table, root=root), lambda name: csv_name(name, table)
     else:
-        response, name_for, suffix = api.content(dataset_id), safe_filename, ".json"
+        request, name_for = api.content(dataset_id), safe_filename
     return save(
-        response,
-        lambda: name_for(api.info(dataset_id)["filename"]),
-        fallback=dataset_id + suffix,
+        request,
+        lambda: name_for(api.info(dataset_id)["filename"]) or name_for(f"{dataset_id}.json"),
         output=args["-o"],
+        label=f"{dataset_id}: waiting for the server",
         show_progress=show_progress,
         stdout=stdout,
         stderr=stderr,
@@ -142,7 +185,7 @@ def base_url_from(url: str) -> str:
 
 
 def upload(
-    api: DatasetsApi, paths: list[Path], as_json: bool, show_progress: bool, stdout: TextIO, stderr: TextIO
+    api: DatasetsApi, paths: list[Path], as_json: bool, show_progress: bool, stdout: TextIO, errors: Errors
 ) -> ExitStatus:
     """Upload each file in turn; one rejected file does not stop the others, as with ``cp a b c dir``."""
     for path in paths:
@@ -156,11 +199,11 @@ def upload(
     uploaded = []
 
     def send(path: Path) -> None:
-        with progress_bar(stderr, path.stat().st_size, path.name, show_progress) as bar:
+        with progress_bar(errors.stream, path.stat().st_size, path.name, show_progress) as bar:
             uploaded.append(api.upload(path, on_progress=bar.update))
 
     try:
-        return for_each(paths, send, stderr)
+        return for_each(paths, send, errors)
     finally:  # also when the network fails part-way: the ids already made must not be lost
         if as_json:
             stdout.write(to_json(uploaded) + "\n")
@@ -168,7 +211,7 @@ def upload(
             stdout.write(dataset_table(uploaded) + "\n")
 
 
-def for_each(items: Sequence[Any], action: Callable[[Any], object], stderr: TextIO) -> ExitStatus:
+def for_each(items: Sequence[Any], action: Callable[[Any], object], errors: Errors) -> ExitStatus:
     """Apply ``action`` to every item, reporting the API's refusals one by one.
 
     A network failure stops the batch: the next item would only fail the same way.
@@ -178,7 +221,7 @@ def for_each(items: Sequence[Any], action: Callable[[Any], object], stderr: Text
         try:
             action(item)
         except ApiError as exc:
-            stderr.write(f"dsclient: error: {printable(str(item))}: {describe(exc)}\n")
+            errors.report(f"{printable(str(item))}: {describe(exc)}")
             status = ExitStatus.ERROR
     return status
 
@@ -186,53 +229,70 @@ def for_each(items: Sequence[Any], action: Callable[[Any], object], stderr: Text
 def save(
     request: AbstractContextManager[Download],
     server_name: Callable[[], str | None],
-    fallback: str,
     output: str | None,
+    label: str,
     show_progress: bool,
     stdout: TextIO,
     stderr: TextIO,
 ) -> ExitStatus:
     """Stream a download to ``output``: a file, a folder, ``-`` for stdout, or by default a file here.
 
-    A name that comes from the server is reduced to a plain file name and never replaces an
-    existing file (as ``curl -J`` does); a partly written file is removed if anything fails.
+    The one rule for every command that writes a file: a file named with ``-o`` is replaced; a
+    name that comes from the server (no ``-o``, or ``-o`` a folder) is reduced to a plain file
+    name and never replaces an existing file, as ``curl -J`` does. Bytes go to a temporary file
+    beside the target, which gets the target's name only once the download is complete, so a
+    failure leaves no partial file. The bar is drawn from the start: a first export may take a
+    while before its first byte.
     """
-    with request as download:
+    named = (
+        output is not None and output != "-" and not (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    )
+    with ticking(progress_bar(stderr, None, label, show_progress)) as bar, request as download:
+        bar.total = download.size
         if output == "-":
+            bar.set_description("stdout")
             sink: IO[bytes] = getattr(stdout, "buffer", stdout)
-            with progress_bar(stderr, download.size, "stdout", show_progress) as bar:
-                for chunk in download.chunks():
-                    sink.write(chunk)
-                    bar.update(len(chunk))
+            copy(download.chunks(), sink, bar.update)
             sink.flush()
             return ExitStatus.SUCCESS
-
-        if output is not None and not (output.endswith(("/", os.sep)) or Path(output).is_dir()):
-            target, exclusive = Path(output), False
+        if named:
+            target = Path(output)
         else:
             # The answer's own Content-Disposition first; asking for the dataset's info costs a request.
-            name = (
-                safe_filename(download.filename or "")
-                or server_name()
-                or safe_filename(fallback)
-                or "dataset"
-            )
-            target, exclusive = Path(output or ".") / name, True
-        try:
-            file = target.open("xb" if exclusive else "wb")
-        except FileExistsError as exc:
-            raise ExistingFile(
-                f"{target} already exists; overwrite it with -o {target}, or pick another -o"
-            ) from exc
-        try:
-            with file, progress_bar(stderr, download.size, target.name, show_progress) as bar:
-                for chunk in download.chunks():
-                    file.write(chunk)
-                    bar.update(len(chunk))
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
+            name = safe_filename(download.filename or "") or server_name() or "dataset"
+            target = Path(output or ".") / name
+            if target.exists():
+                raise ExistingFile(
+                    f"{target} already exists; replace it with -o {target}, or pick another -o"
+                )
+        bar.set_description(printable(target.name))
+        write_whole(target, download.chunks(), bar.update, replace=named)
     return ExitStatus.SUCCESS
+
+
+def write_whole(
+    target: Path, chunks: Iterable[bytes], on_write: Callable[[int], object], replace: bool
+) -> None:
+    """Write ``chunks`` to ``target`` by way of a temporary file beside it, renamed once complete."""
+    part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        file = part.open("xb")  # "x", not mkstemp: the file gets the usual permissions
+    except OSError as exc:  # a missing or read-only folder: name the file the user asked for
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    try:
+        with file:
+            copy(chunks, file, on_write)
+        if not replace and target.exists():
+            raise ExistingFile(f"{target} appeared while downloading; the download was not kept")
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def copy(chunks: Iterable[bytes], sink: IO[bytes], on_write: Callable[[int], object]) -> None:
+    for chunk in chunks:
+        sink.write(chunk)
+        on_write(len(chunk))
 
 
 def safe_filename(name: str) -> str | None:
@@ -251,9 +311,11 @@ def usage_problem(exc: DocoptExit) -> str:
     leftovers = re.findall(r"\w+\((?:None, )?'([^']*)'", detail)
     if not leftovers:
         return detail
-    if set(leftovers) <= COMMANDS:
-        # A command is left over when the arguments it needs are not there, as in `dsclient info`.
-        return f"{leftovers[0]!r} needs more arguments"
+    # A command is left over when the arguments it needs are not there, as in `dsclient info`;
+    # options given with it (`dsclient --json info`) are left over too, but are not the problem.
+    words = [token for token in leftovers if not token.startswith("-")]
+    if words and set(words) <= COMMANDS:
+        return f"{words[0]!r} needs more arguments"
     return "unexpected " + ", ".join(repr(token) for token in leftovers)
 
 
@@ -261,6 +323,13 @@ def xlsx_name(filename: str) -> str | None:
     """``data.json`` gives ``data.xlsx``, as the API names its export."""
     base = safe_filename(filename)
     return base and f"{PurePosixPath(base).stem}.xlsx"
+
+
+def csv_name(filename: str, table: str | None) -> str | None:
+    """``data.json`` gives ``data.csv``, and its table ``orders`` ``data-orders.csv``, as the API names them."""
+    base = safe_filename(filename)
+    suffix = f"-{table}" if table else ""
+    return base and safe_filename(f"{PurePosixPath(base).stem}{suffix}.csv")
 
 
 def describe(exc: Exception) -> str:

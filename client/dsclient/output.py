@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 TABLE_COLUMNS = ("ID", "FILENAME", "SIZE", "CREATED")
+TABLES_COLUMNS = ("TABLE", "PARENT", "ROWS", "COLUMNS")
+# How often a bar is redrawn while no bytes arrive, so its clock shows the wait.
+TICK_SECONDS = 0.5
 
 
 def to_json(value: Any) -> str:
@@ -50,7 +55,7 @@ def printable(text: str) -> str:
 
 def dataset_table(datasets: Iterable[Mapping[str, Any]]) -> str:
     """One aligned row per dataset under a header; sizes right-aligned so they compare at a glance."""
-    rows = [TABLE_COLUMNS] + [
+    rows = [
         (
             printable(str(item["id"])),
             printable(str(item["filename"])),
@@ -59,15 +64,35 @@ def dataset_table(datasets: Iterable[Mapping[str, Any]]) -> str:
         )
         for item in datasets
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_COLUMNS))]
-    lines = [
+    return aligned(TABLE_COLUMNS, rows, right={2})
+
+
+def tables_table(tables: Iterable[Mapping[str, Any]]) -> str:
+    """One row per table an export makes: its name, its parent's (``-`` for the main one), how many
+    rows and columns it has; numbers right-aligned."""
+    rows = [
+        (
+            printable(str(table["name"])),
+            "-" if table.get("parent") is None else printable(str(table["parent"])),
+            str(table["rows"]),
+            str(len(table["columns"])),
+        )
+        for table in tables
+    ]
+    return aligned(TABLES_COLUMNS, rows, right={2, 3})
+
+
+def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]) -> str:
+    """Rows of text as columns two spaces apart, each as wide as its widest cell."""
+    everything = [tuple(header), *rows]
+    widths = [max(len(row[column]) for row in everything) for column in range(len(header))]
+    return "\n".join(
         "  ".join(
-            cell.rjust(width) if column == 2 else cell.ljust(width)
+            cell.rjust(width) if column in right else cell.ljust(width)
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines)
+        for row in everything
+    )
 
 
 def dataset_details(dataset: Mapping[str, Any]) -> str:
@@ -101,6 +126,28 @@ def progress_bar(stream: TextIO, total: int | None, label: str, enabled: bool) -
         ncols=_terminal_width(stream) - 1,
         nrows=24,
     )
+
+
+@contextmanager
+def ticking(bar: tqdm) -> Iterator[tqdm]:
+    """Keep ``bar`` redrawn while nothing updates it: a first export may take a while before its
+    first byte, and a bar that stands still looks like a hang."""
+    if bar.disable:
+        yield bar
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(TICK_SECONDS):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, name="progress-ticker", daemon=True)
+    ticker.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        ticker.join()
 
 
 def _terminal_width(stream: TextIO) -> int:

@@ -2,6 +2,7 @@
 
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from werkzeug.datastructures import FileStorage, Headers
 
 from .. import exports, ids, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from ..exports import XLSX_MIMETYPE
+from ..export.model import MAIN_TABLE
 from ..storage import CONTENT_TYPES, FORMATS, get_storage
 from .auth import require_token
 from .errors import error_model
@@ -50,6 +51,15 @@ page_model = ns.model(
         "next_cursor": NullableString(required=True, description="Pass as ?cursor= for the next page"),
     },
 )
+
+
+class File(fields.Raw):
+    """A response body that is a file, not JSON (Swagger 2.0's ``type: file``)."""
+
+    __schema_type__ = "file"
+
+
+DOWNLOAD = File()
 
 
 def limit(value: str) -> int:
@@ -120,13 +130,14 @@ class DatasetList(Resource):
         items, next_cursor = get_storage().list(arguments["limit"], arguments["cursor"])
         return {"items": items, "next_cursor": next_cursor}
 
+    # No `filename` parameter here: it names a raw-body upload, which Swagger UI cannot send
+    # (OpenAPI 2.0 allows a form or a body per operation, not both); the description has it.
     @ns.doc(
         description="Send the file as the multipart field `file`, or the raw JSON as the body with "
         "`Content-Type: application/json` and its name in `?filename=` (default dataset.json). "
         "JSON Lines: a file named `*.jsonl`/`*.ndjson`, `Content-Type: application/x-ndjson`, or "
         "detected. gzip: `Content-Encoding: gzip` on a raw body, or any gzip file; the limit is on "
         "the decompressed size. A UTF-8 byte-order mark is accepted; UTF-16 and UTF-32 are not.",
-        params={"filename": {"in": "query", "type": "string", "description": "Name for a raw-body upload"}},
     )
     @ns.expect(upload_arguments)
     @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
@@ -236,17 +247,118 @@ class Dataset(Resource):
         return "", 204
 
 
+def flag(value: str) -> bool:
+    """``true`` or ``false`` (also ``1`` and ``0``, any case)."""
+    choices = {"true": True, "1": True, "false": False, "0": False}
+    if value.lower() not in choices:
+        raise ValueError(f"must be true or false, not {value[:40]!r}.")
+    return choices[value.lower()]
+
+
+ROOT_PARAM = {
+    "root": {
+        "in": "query",
+        "type": "string",
+        "pattern": "^(/([^~]|~[01])*)*$",  # RFC 6901: empty, or "/" tokens with ~0 and ~1 escapes
+        "description": "A JSON Pointer (RFC 6901) to the value whose records to export, e.g. /results "
+        "(JSON datasets only; default: the whole document)",
+    }
+}
+
+
+CSV_PARAMS = {
+    **ROOT_PARAM,
+    "table": {
+        "in": "query",
+        "type": "string",
+        "description": f"A table's name, as GET /datasets/<id>/tables/ lists them (default {MAIN_TABLE})",
+    },
+    "excel": {
+        "in": "query",
+        "type": "boolean",
+        "description": "For a spreadsheet program: a byte-order mark, and a ' before text that starts "
+        "with = + - @ tab or CR (default false: exact fields, for scripts)",
+    },
+}
+
+export_arguments = reqparse.RequestParser()
+export_arguments.add_argument("root", type=str, default="", location="args")  # the export checks it
+csv_arguments = export_arguments.copy()
+csv_arguments.add_argument("table", type=str, default=MAIN_TABLE, location="args")
+csv_arguments.add_argument("excel", type=flag, default=False, location="args")
+
+
 @ns.route("/<string:dataset_id>/excel/")
 @ns.param("dataset_id", "The dataset's id")
 class DatasetExcel(Resource):
-    @ns.produces([XLSX_MIMETYPE, "application/json"])  # errors are JSON
-    @ns.response(200, "The workbook (.xlsx)")
-    @_documented_errors(404, 422)
+    # JSON first: Swagger UI renders a response example as XML for any type with "xml" in its
+    # name, as the xlsx type has, and the examples here are the JSON errors.
+    @ns.doc(params=ROOT_PARAM)
+    @ns.produces(["application/json", exports.XLSX_MIMETYPE])
+    @ns.response(
+        200,
+        f"The workbook ({exports.XLSX_MIMETYPE}); streamed (chunked) while a first export is made",
+        DOWNLOAD,
+    )
+    @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export a dataset as an Excel workbook."""
-        dataset, workbook = exports.workbook_for(get_storage(), dataset_id)
-        download_name = PurePosixPath(dataset.filename).stem + ".xlsx"
-        return _download(workbook.chunks, workbook.length, XLSX_MIMETYPE, download_name)
+        return _workbook_download(exports.workbook_for, dataset_id)
+
+    @ns.doc(params=ROOT_PARAM)
+    @ns.produces(["application/json", exports.XLSX_MIMETYPE])
+    @ns.response(200, "The headers the workbook would come with; Content-Length once it is cached")
+    @_documented_errors(400, 404)
+    def head(self, dataset_id: str) -> Response:
+        """The workbook's headers, without converting anything."""
+        return _workbook_download(exports.workbook_head, dataset_id)
+
+
+@ns.route("/<string:dataset_id>/csv/")
+@ns.param("dataset_id", "The dataset's id")
+class DatasetCsv(Resource):
+    @ns.doc(params=CSV_PARAMS)
+    @ns.produces(["text/csv", "application/json"])
+    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
+    @_documented_errors(400, 404, 422)
+    def get(self, dataset_id: str) -> Response:
+        """Export one table of a dataset as CSV."""
+        return _csv_download(exports.csv_for, dataset_id)
+
+    @ns.doc(params=CSV_PARAMS)
+    @ns.produces(["text/csv", "application/json"])
+    @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
+    @_documented_errors(400, 404, 422)
+    def head(self, dataset_id: str) -> Response:
+        """The CSV's headers, without converting anything (an unknown table is still a 404)."""
+        return _csv_download(exports.csv_head, dataset_id)
+
+
+def _workbook_download(
+    export: Callable[..., tuple[exports.Dataset, exports.Export]], dataset_id: str
+) -> Response:
+    """The response for ``export`` (``exports.workbook_for`` or ``workbook_head``) of the request's root."""
+    root = export_arguments.parse_args()["root"]
+    dataset, made = export(get_storage(), dataset_id, root)
+    return _download(made.chunks, made.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
+
+
+def _csv_download(export: Callable[..., tuple[exports.Dataset, exports.Export]], dataset_id: str) -> Response:
+    """The response for ``export`` (``exports.csv_for`` or ``csv_head``) of the request's table."""
+    arguments = csv_arguments.parse_args()
+    table = arguments["table"]
+    dataset, made = export(get_storage(), dataset_id, table, arguments["root"], arguments["excel"])
+    return _download(made.chunks, made.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, table))
+
+
+def _workbook_name(filename: str) -> str:
+    return PurePosixPath(filename).stem + ".xlsx"
+
+
+def _csv_name(filename: str, table: str) -> str:
+    """``data.json`` gives ``data.csv`` for the main table and ``data-orders.csv`` for ``orders``."""
+    stem = PurePosixPath(filename).stem
+    return f"{stem}.csv" if table == MAIN_TABLE else f"{stem}-{table}.csv"
 
 
 @ns.route("/<string:dataset_id>/content/")
@@ -263,8 +375,9 @@ class DatasetContent(Resource):
         return _download(content.chunks(), content.length, CONTENT_TYPES[dataset.format], dataset.filename)
 
 
-def _download(chunks, length: int, mimetype: str, download_name: str) -> Response:
-    """A streamed attachment, named per RFC 6266 (an ASCII fallback plus ``filename*``)."""
+def _download(chunks, length: int | None, mimetype: str, download_name: str) -> Response:
+    """A streamed attachment, named per RFC 6266 (an ASCII fallback plus ``filename*``); without a
+    length it goes chunked."""
     names = {"filename": download_name}
     try:
         download_name.encode("ascii")
@@ -274,6 +387,6 @@ def _download(chunks, length: int, mimetype: str, download_name: str) -> Respons
         if not fallback.removesuffix(suffix).strip():  # nothing ASCII left: not ".xlsx", a hidden file
             fallback = "download" + suffix
         names = {"filename": fallback, "filename*": "UTF-8''" + quote(download_name, safe="")}
-    headers = Headers({"Content-Length": str(length)})
+    headers = Headers() if length is None else Headers({"Content-Length": str(length)})
     headers.set("Content-Disposition", "attachment", **names)
-    return Response(chunks, mimetype=mimetype, headers=headers, direct_passthrough=True)
+    return Response(chunks, content_type=mimetype, headers=headers, direct_passthrough=True)

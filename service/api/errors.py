@@ -1,5 +1,7 @@
 """Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
 
+import logging
+
 from flask import Flask, current_app, request
 from flask_restx import Api, Model, fields
 from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestEntityTooLarge
@@ -52,9 +54,19 @@ def _cut_short(error: ClientDisconnected) -> tuple[dict, int]:
     }, 400
 
 
+class _DomainErrorTracebacks(logging.Filter):
+    """Drops the traceback Flask-RESTX logs for every status of 500 or more when the error is one
+    of ours (a 503 for a storage outage): it is an answer, not a crash, and the storage module has
+    logged its cause in one line already. Unexpected exceptions keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DatasetError))
+
+
 def register(api: Api, app: Flask) -> None:
     """Map domain errors, Flask's own HTTP errors and anything unexpected to JSON."""
     api.models[error_model.name] = error_model
+    app.logger.addFilter(_DomainErrorTracebacks())
 
     @api.errorhandler(DatasetError)
     def domain_error(error: DatasetError) -> tuple[dict, int, dict]:
