@@ -133,6 +133,8 @@ def test_no_implementation_defined_file_of_the_suite_is_a_server_error(api):
         ({"files": {"file": (None, b"[1]")}}, 400, "file"),  # a plain field, not a file
         ({"data": b"[1]", "headers": {"Content-Type": "multipart/form-data"}}, 400, "file"),
         ({"data": b"junk", "headers": {"Content-Type": "multipart/form-data; boundary=zz"}}, 400, "file"),
+        ({"data": b"[1]"}, 415, "no content type"),
+        ({"data": iter([b"[1]"])}, 415, "no content type"),  # chunked: no Content-Length either
     ],
     ids=[
         "empty-raw",
@@ -149,6 +151,8 @@ def test_no_implementation_defined_file_of_the_suite_is_a_server_error(api):
         "multipart-field-not-file",
         "multipart-without-boundary",
         "multipart-garbage",
+        "body-without-content-type",
+        "chunked-body-without-content-type",
     ],
 )
 def test_bodies_that_are_no_upload_are_refused_with_a_message(api, kwargs, status, fragment):

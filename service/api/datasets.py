@@ -220,12 +220,17 @@ def _upload_source() -> upload.Upload:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
         filename = upload.clean_filename(request.args.get("filename"))
         return upload.Upload(request.stream, filename, request.content_length, mimetype, encoding)
-    if not mimetype and not request.content_length:
-        raise BadRequest(
-            "No file: send a multipart field 'file' or a body with Content-Type: application/json."
+    if not mimetype:
+        if not request.content_length and "Transfer-Encoding" not in request.headers:
+            raise BadRequest(
+                "No file: send a multipart field 'file' or a body with Content-Type: application/json."
+            )
+        raise UnsupportedMediaType(
+            "The request has a body but no content type: send it with Content-Type: application/json"
+            " (application/x-ndjson for JSON Lines), or as the multipart field 'file'."
         )
     raise UnsupportedMediaType(
-        f"Unsupported content type {mimetype or '(none)'!r}: use multipart/form-data, application/json"
+        f"Unsupported content type {mimetype!r}: use multipart/form-data, application/json"
         " or (JSON Lines) application/x-ndjson."
     )
 
