@@ -94,12 +94,6 @@ class TextCheck:
         self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
         self.size = 0
 
-    @classmethod
-    def for_stream(cls, stream: IO[bytes]) -> "TextCheck":
-        if stream.seekable():
-            return cls(stream, copy=False)
-        return cls(new_spool(), copy=True)
-
     def __enter__(self) -> "TextCheck":
         return self
 
