@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, config, json_syntax, storage
+from . import api, config, json_syntax, storage, web
 
 log = logging.getLogger(__name__)
 
@@ -36,5 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     log.info("uploads are checked by %s", json_syntax.VALIDATOR)
 
     storage.init_app(app)
+    web.init_app(app)  # before the API, whose Api claims / for itself (an empty 404)
     api.init_app(app)
     return app

@@ -2,7 +2,7 @@
 then served from the bucket.
 
 Every export of one dataset and one ``root`` shares one survey (``tables_for``): the tables the
-document makes, cached as ``tables.json`` beside the exports, so the tables API, the previews, the
+document makes, cached as ``tables.v<MODEL_VERSION>.json`` beside the exports, so the tables API, the previews, the
 workbook and the CSV files read the document's structure once. The survey decides every 422 before
 anything is sent.
 
@@ -15,7 +15,7 @@ becoming unreadable, cuts the response short (a broken chunked transfer, never a
 and leaves no cache entry. A client that goes away cancels the writer, which aborts the upload and
 removes its temporary files.
 
-Cache names (``exports/<id>/<name>`` in the bucket): ``tables.json``, ``workbook.xlsx``,
+Cache names (``exports/<id>/<name>`` in the bucket): ``tables.v<MODEL_VERSION>.json``, ``workbook.xlsx``,
 ``table-<name>.csv`` and ``table-<name>.excel.csv`` for the whole document; under
 ``root-<sha256 of the pointer>/`` the same for a ``root``.
 """
@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from .errors import BadRequest, StorageUnavailable, TableNotFound
 from .export import csvfile, pointer, tables, xlsx
-from .export.model import MAIN_TABLE, Date, Table, TableModel, Value
+from .export.model import MAIN_TABLE, MODEL_VERSION, Date, Table, TableModel, Value
 from .storage import Dataset, ObjectWriter, Storage
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 MODEL_MIMETYPE = "application/json"
 WORKBOOK = "workbook.xlsx"
+SURVEY = f"tables.v{MODEL_VERSION}.json"
 RELAY_CHUNK = 256 * 1024
 """Bytes per chunk handed to the client while a file is made: small enough that the first ones leave
 early, large enough that their number costs nothing."""
@@ -62,7 +63,7 @@ class Export:
 def tables_for(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, TableModel]:
     """The dataset and the tables its document (or the value ``root`` points at) makes: the survey,
     from the cache when it holds one made from these bytes, otherwise made now and cached."""
-    name = _cache_name(root, "tables.json")
+    name = _cache_name(root, SURVEY)
     dataset, cached = storage.get_export(dataset_id, name)
     if cached is not None:
         with cached:

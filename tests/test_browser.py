@@ -1,23 +1,11 @@
 """Swagger UI in a real browser: a person uploads a file through "Try it out"."""
 
-import shutil
-
 import pytest
 import requests
 
-playwright = pytest.importorskip("playwright.sync_api")
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+playwright = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.mark.browser

@@ -339,7 +339,7 @@ def test_delete_reports_an_unknown_id_and_deletes_the_rest(tmp_path: Path, live_
 def test_an_unknown_id_is_the_api_message_and_exit_1(tmp_path: Path, live_server: str) -> None:
     unknown = "01AAAAAAAAAAAAAAAAAAAAAAAA"
     api_message = api_get(live_server, f"/datasets/{unknown}/").json()["message"]
-    for command in ("info", "excel", "download"):
+    for command in ("info", "tables", "excel", "csv", "download"):
         run = dsclient(command, unknown, cwd=tmp_path, url=live_server)
         assert (run.status, run.stdout, run.stderr) == (1, b"", f"dsclient: error: {api_message}\n")
     assert list(tmp_path.iterdir()) == []
@@ -715,6 +715,74 @@ def test_help_states_the_one_rule_for_existing_files(tmp_path: Path) -> None:
     text = " ".join(dsclient("--help", cwd=tmp_path).text.split())
     assert "a file (replaced if it exists)" in text
     assert "never replace a file that exists" in text
+
+
+# --- tables, csv and root --------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders(tmp_path: Path, live_server: str) -> dict:
+    """A dataset whose export has a child table."""
+    records = [{"id": 1, "items": [{"sku": "a"}, {"sku": "b"}]}, {"id": 2, "items": [{"sku": "c"}]}]
+    return upload_one(write_json(tmp_path / "upload" / "orders.json", records), live_server)
+
+
+def test_tables_shows_the_api_tables_and_json_is_the_api_object(
+    tmp_path: Path, live_server: str, orders: dict
+) -> None:
+    listing = api_get(live_server, f"/datasets/{orders['id']}/tables/").json()
+
+    as_json = dsclient("--json", "tables", orders["id"], cwd=tmp_path, url=live_server)
+    as_text = dsclient("tables", orders["id"], cwd=tmp_path, url=live_server)
+
+    assert as_json.status == as_text.status == 0
+    assert as_json.json() == listing
+    header, *rows = as_text.text.splitlines()
+    assert header.split() == ["TABLE", "PARENT", "ROWS", "COLUMNS"]
+    assert [row.split() for row in rows] == [
+        [table["name"], table["parent"] or "-", str(table["rows"]), str(len(table["columns"]))]
+        for table in listing["tables"]
+    ]
+    assert len(rows) == 2
+
+
+def test_csv_writes_each_table_under_the_api_name(tmp_path: Path, live_server: str, orders: dict) -> None:
+    child = api_get(live_server, f"/datasets/{orders['id']}/tables/").json()["tables"][1]["name"]
+    here = tmp_path / "here"
+    here.mkdir()
+
+    main_table = dsclient("csv", orders["id"], cwd=here, url=live_server)
+    child_table = dsclient("csv", orders["id"], f"--table={child}", cwd=here, url=live_server)
+
+    assert (main_table.status, main_table.stderr) == (child_table.status, child_table.stderr) == (0, "")
+    assert sorted(p.name for p in here.iterdir()) == sorted(["orders.csv", f"orders-{child}.csv"])
+    expected_main = api_get(live_server, f"/datasets/{orders['id']}/csv/").content
+    expected_child = api_get(live_server, f"/datasets/{orders['id']}/csv/", table=child).content
+    assert (here / "orders.csv").read_bytes() == expected_main
+    assert (here / f"orders-{child}.csv").read_bytes() == expected_child
+
+
+def test_an_unknown_table_is_the_api_message(tmp_path: Path, live_server: str, orders: dict) -> None:
+    refusal = api_get(live_server, f"/datasets/{orders['id']}/csv/", table="no such table")
+    run = dsclient("csv", orders["id"], "--table=no such table", cwd=tmp_path, url=live_server)
+    assert refusal.status_code == 404
+    assert (run.status, run.stderr) == (1, f"dsclient: error: {refusal.json()['message']}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["upload"]
+
+
+def test_excel_with_a_root_is_the_api_export_of_that_root(tmp_path: Path, live_server: str) -> None:
+    dataset = upload_one(
+        write_json(tmp_path / "wrapped.json", {"results": [{"a": 1}, {"a": 2}]}), live_server
+    )
+    expected = api_get(live_server, f"/datasets/{dataset['id']}/excel/", root="/results").content
+    whole = api_get(live_server, f"/datasets/{dataset['id']}/excel/").content
+
+    run = dsclient(
+        "excel", dataset["id"], "--root=/results", "-o", "results.xlsx", cwd=tmp_path, url=live_server
+    )
+
+    assert run.status == 0, run.stderr
+    assert (tmp_path / "results.xlsx").read_bytes() == expected != whole
 
 
 # --- JSON Lines and gzip, stored as what they hold ---------------------------------------------

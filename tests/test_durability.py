@@ -3,6 +3,7 @@ removes its object and its cached export (checked in the bucket itself)."""
 
 import requests
 
+from service import exports
 from tests.probes import api_server, assert_error, bucket_client, upload_json
 
 
@@ -31,7 +32,10 @@ def test_deleting_removes_the_object_and_its_cached_export(s3_server, tmp_path):
             return {item["Key"] for item in client.list_objects_v2(Bucket="deletion")["Contents"]}
 
         before = keys_of()
-        made = {f"exports/{gone}/tables.json", f"exports/{gone}/workbook.xlsx"}  # the survey and the workbook
+        made = {
+            f"exports/{gone}/{exports.SURVEY}",
+            f"exports/{gone}/workbook.xlsx",
+        }  # the survey and the workbook
         assert {key for key in before if gone in key} == {f"datasets/{gone}", *made}
         assert requests.delete(f"{api.url}/datasets/{gone}/", timeout=30).status_code == 204
         assert keys_of() == {key for key in before if gone not in key}

@@ -67,7 +67,7 @@ def test_the_survey_is_made_once_and_then_read_from_the_bucket(storage):
     renamed = TableModel(
         (surveyed.tables[0],), surveyed.format, surveyed.root, {**surveyed.reading, "marker": True}
     )
-    with storage.export_writer(dataset, "tables.json", exports.MODEL_MIMETYPE) as cache:
+    with storage.export_writer(dataset, exports.SURVEY, exports.MODEL_MIMETYPE) as cache:
         cache.write(renamed.to_json())
         cache.commit()
     _, again = exports.tables_for(storage, dataset.id)

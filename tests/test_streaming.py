@@ -11,6 +11,7 @@ import zipfile
 import pytest
 import requests
 
+from service import exports
 from tests.probes import (
     api_server,
     bucket_client,
@@ -61,7 +62,7 @@ def test_a_first_export_is_sent_while_it_is_made_and_cached_only_once_whole(serv
         # This client has read 64 KB of a 14 MB file: the survey is done and cached, the workbook is
         # being written but cannot be finished until the client reads on, so it is not cached yet.
         cached, _ = export_keys(bucket, BUCKET, big["id"])
-        assert cached == [f"exports/{big['id']}/tables.json"]
+        assert cached == [f"exports/{big['id']}/{exports.SURVEY}"]
         rest = response.read()
 
     workbook = first + rest
@@ -69,7 +70,7 @@ def test_a_first_export_is_sent_while_it_is_made_and_cached_only_once_whole(serv
         assert archive.testzip() is None
         assert "xl/worksheets/sheet2.xml" in archive.namelist()  # the child table, appended at the end
     assert export_keys(bucket, BUCKET, big["id"]) == (
-        sorted([f"exports/{big['id']}/tables.json", workbook_key]),
+        sorted([f"exports/{big['id']}/{exports.SURVEY}", workbook_key]),
         [],
     )
     again = requests.get(f"{server.url}/datasets/{big['id']}/excel/", timeout=60)
@@ -89,7 +90,7 @@ def test_a_client_that_leaves_half_way_leaves_no_cache_entry_and_no_temporary_fi
     # The writer notices at its next chunk, aborts its upload and removes its files.
     wait_for(lambda: open_files(server) == {}, timeout=30)
     wait_for(lambda: export_keys(bucket, BUCKET, dataset["id"])[1] == [], timeout=30)
-    assert export_keys(bucket, BUCKET, dataset["id"]) == ([f"exports/{dataset['id']}/tables.json"], [])
+    assert export_keys(bucket, BUCKET, dataset["id"]) == ([f"exports/{dataset['id']}/{exports.SURVEY}"], [])
     # The next request makes the workbook from the start.
     again = requests.get(f"{server.url}/datasets/{dataset['id']}/excel/", timeout=120)
     with zipfile.ZipFile(io.BytesIO(again.content)) as archive:

@@ -6,6 +6,7 @@ from flask_restx import Api
 from . import errors
 from .datasets import ns as datasets_ns
 from .health import ns as health_ns
+from .tables import ns as tables_ns
 
 # OpenAPI 2.0 has no bearer scheme (3.0's `type: http`), only an API key sent as the whole
 # header: Swagger UI's Authorize dialog sends what is typed there as it is, so it says what to type.
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         security="bearer" if app.config["API_TOKENS"] else None,
     )
     api.add_namespace(datasets_ns, path="/datasets")
+    api.add_namespace(tables_ns, path="/datasets/<string:dataset_id>/tables")
     api.add_namespace(health_ns)
     _in_reading_order(api)
     errors.register(api, app)

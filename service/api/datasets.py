@@ -15,7 +15,7 @@ from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..export.model import MAIN_TABLE
 from ..storage import CONTENT_TYPES, FORMATS, get_storage
 from .auth import require_token
-from .errors import error_model
+from .errors import documented_errors
 
 ns = Namespace("datasets", description="JSON datasets and their Excel exports", decorators=[require_token])
 
@@ -100,23 +100,7 @@ upload_arguments.add_argument("file", location="files", type=FileStorage, requir
 
 def _documented_errors(*codes: int):
     """Document the error responses a call can give, each with the Error model."""
-    descriptions = {
-        400: "Bad request (the message says what)",
-        401: "A valid bearer token is required (when API_TOKENS is set)",
-        404: "No such dataset",
-        408: "The client stopped sending for UPLOAD_IDLE_TIMEOUT seconds",
-        413: "Upload larger than MAX_UPLOAD_BYTES",
-        415: "A content type or Content-Encoding this API does not read",
-        422: "The data cannot become a spreadsheet",
-        503: "Storage is unreachable",
-    }
-
-    def decorate(method):
-        for code in (*codes, 401, 503):
-            method = ns.response(code, descriptions[code], error_model)(method)
-        return method
-
-    return decorate
+    return documented_errors(ns, *codes)
 
 
 @ns.route("/")
@@ -301,9 +285,7 @@ class DatasetExcel(Resource):
     @ns.doc(params=ROOT_PARAM)
     @ns.produces(["application/json", exports.XLSX_MIMETYPE])
     @ns.response(
-        200,
-        f"The workbook ({exports.XLSX_MIMETYPE}); streamed (chunked) while a first export is made",
-        DOWNLOAD,
+        200, f"The workbook ({exports.XLSX_MIMETYPE}); chunked while a first export is made", DOWNLOAD
     )
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
@@ -323,15 +305,15 @@ class DatasetExcel(Resource):
 @ns.param("dataset_id", "The dataset's id")
 class DatasetCsv(Resource):
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
-    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); streamed (chunked) while it is first made")
+    @ns.produces(["application/json", "text/csv"])
+    @ns.response(200, "One table as CSV (RFC 4180, UTF-8); chunked while it is first made", DOWNLOAD)
     @_documented_errors(400, 404, 422)
     def get(self, dataset_id: str) -> Response:
         """Export one table of a dataset as CSV."""
         return _csv_download(exports.csv_for, dataset_id)
 
     @ns.doc(params=CSV_PARAMS)
-    @ns.produces(["text/csv", "application/json"])
+    @ns.produces(["application/json", "text/csv"])
     @ns.response(200, "The headers the CSV would come with; Content-Length once it is cached")
     @_documented_errors(400, 404, 422)
     def head(self, dataset_id: str) -> Response:

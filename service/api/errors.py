@@ -1,9 +1,11 @@
 """Every error leaves the API as ``{"message": ...}`` with its status: never HTML, never a traceback."""
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, current_app, request
-from flask_restx import Api, Model, fields
+from flask_restx import Api, Model, Namespace, fields
 from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestEntityTooLarge
 
 from ..errors import DatasetError, Unauthorized
@@ -11,6 +13,32 @@ from ..errors import DatasetError, Unauthorized
 error_model = Model(
     "Error", {"message": fields.String(required=True, description="What went wrong, for a person")}
 )
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request (the message says what)",
+    401: "A valid bearer token is required (when API_TOKENS is set)",
+    404: "No such dataset",
+    408: "The client stopped sending for UPLOAD_IDLE_TIMEOUT seconds",
+    413: "Upload larger than MAX_UPLOAD_BYTES",
+    415: "A content type or Content-Encoding this API does not read",
+    422: "The data cannot become a spreadsheet",
+    503: "Storage is unreachable",
+}
+
+Method = TypeVar("Method", bound=Callable)
+
+
+def documented_errors(ns: Namespace, *codes: int, **descriptions: str) -> Callable[[Method], Method]:
+    """Document the error responses a call can give (and 401, 503, which any can), each with the
+    Error model; ``descriptions`` overrides a code's text, as ``e404="No such table"``."""
+
+    def decorate(method: Method) -> Method:
+        for code in (*codes, 401, 503):
+            description = descriptions.get(f"e{code}", ERROR_DESCRIPTIONS[code])
+            method = ns.response(code, description, error_model)(method)
+        return method
+
+    return decorate
 
 
 def _http_error(error: HTTPException) -> tuple[dict, int, dict]:

@@ -25,6 +25,9 @@ from decimal import Decimal
 from typing import Any
 
 MAIN_TABLE = "data"
+MODEL_VERSION = 1
+"""Part of a cached model's name: raise it whenever ``to_json``'s layout or ``reading`` changes, so a
+model cached by an older release is made again instead of misread."""
 FORMATS = ("json", "jsonl")
 MAX_SHEET_NAME = 31
 _NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
