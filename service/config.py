@@ -41,6 +41,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "S3_UPLOAD_PARTS_IN_FLIGHT": number("S3_UPLOAD_PARTS_IN_FLIGHT", 4),
         "METADATA_CACHE_ENTRIES": number("METADATA_CACHE_ENTRIES", 20_000),
         "READY_TIMEOUT": number("READY_TIMEOUT", 2, float),
+        "UPLOAD_IDLE_TIMEOUT": number("UPLOAD_IDLE_TIMEOUT", 60, float),
     }
 
 

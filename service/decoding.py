@@ -9,6 +9,7 @@ that its refusal can say what the file is and how to save it as UTF-8.
 """
 
 import codecs
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 
@@ -26,6 +27,15 @@ _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Without a mark, a wide encoding shows as NULs around the first character, which can only be
+# one that begins a JSON text; a NUL beside anything else is no text, for the parser to refuse.
+_FIRST = rb'[ \t\r\n\[{"\-0-9tfn]'
+_WIDE_PATTERNS = (
+    (re.compile(rb"\0\0\0" + _FIRST), "utf-32-be"),
+    (re.compile(rb"\0" + _FIRST), "utf-16-be"),
+    (re.compile(_FIRST + rb"\0\0\0"), "utf-32-le"),
+    (re.compile(_FIRST + rb"\0"), "utf-16-le"),
 )
 _READABLE = {
     "utf-16-le": "UTF-16 (little-endian)",
@@ -101,20 +111,17 @@ def sniff_encoding(first_bytes: bytes) -> str:
 
     Without a mark: JSON begins with an ASCII character, so a NUL among the first bytes is the high
     part of a wider code unit: ``00 00 00 xx`` is UTF-32 BE, ``00 xx`` UTF-16 BE, ``xx 00 00 00``
-    UTF-32 LE, ``xx 00`` UTF-16 LE. Anything else is UTF-8 (its validity is the parser's business).
+    UTF-32 LE, ``xx 00`` UTF-16 LE, where ``xx`` is a character a JSON text can begin with (so a
+    binary file with NULs is not called UTF-16). Anything else is UTF-8 (its validity is the
+    parser's business).
     """
     for mark, encoding in _BYTE_ORDER_MARKS:
         if first_bytes.startswith(mark):
             return encoding
     head = first_bytes[:SNIFF_BYTES]
-    if head[:3] == b"\0\0\0":
-        return "utf-32-be"
-    if head[:1] == b"\0":
-        return "utf-16-be"
-    if head[1:4] == b"\0\0\0":
-        return "utf-32-le"
-    if head[1:2] == b"\0":
-        return "utf-16-le"
+    for pattern, encoding in _WIDE_PATTERNS:
+        if pattern.match(head):
+            return encoding
     return "utf-8"
 
 

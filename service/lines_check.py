@@ -96,9 +96,8 @@ class _LineByLine:
     def finish(self) -> None:
         self._end_line()
         if not self._texts:
-            raise text_check.invalid_at(
-                self._spool, self._position, "there is no JSON text in it, only whitespace", WHAT
-            )
+            reason = text_check.ONLY_WHITESPACE if self._position else text_check.EMPTY
+            raise text_check.invalid_at(self._spool, self._position, reason, WHAT)
 
     def _text(self) -> text_check.TextCheck:
         if self._line is None:

@@ -35,6 +35,9 @@ _PARSER_ERRORS = (
     SystemError,
 )
 _DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
+EMPTY = "the body is empty"
+ONLY_WHITESPACE = "there is no JSON text in it, only whitespace"
+_WHITESPACE = b" \t\r\n"
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 TOO_LARGE = (
     "one value is larger than this service reads: strings and numbers must be under 8 MiB,"
@@ -91,12 +94,6 @@ class TextCheck:
         self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
         self.size = 0
 
-    @classmethod
-    def for_stream(cls, stream: IO[bytes]) -> "TextCheck":
-        if stream.seekable():
-            return cls(stream, copy=False)
-        return cls(new_spool(), copy=True)
-
     def __enter__(self) -> "TextCheck":
         return self
 
@@ -131,8 +128,14 @@ class TextCheck:
 
     def finish(self) -> None:
         if self.size == 0:
-            raise invalid_at(self.spool, 0, "the body is empty")
-        _finish(self.parser, self.spool, self.size)
+            raise invalid_at(self.spool, 0, EMPTY)
+        try:
+            _finish(self.parser, self.spool, self.size)
+        except InvalidJSON:
+            # yajl's "premature EOF" would blame a text that never began.
+            if all(not block.strip(_WHITESPACE) for block in spooled_blocks(self.spool, self.size)):
+                raise invalid_at(self.spool, self.size, ONLY_WHITESPACE) from None
+            raise
 
 
 def new_spool() -> IO[bytes]:
@@ -181,10 +184,8 @@ def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
 def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
     """Feed ``parser`` the first ``end`` bytes of ``spool``: where the block it refused starts, or
     None if it took them all (the spool is then at ``end``)."""
-    spool.seek(0)
     position = 0
-    while position < end:
-        block = spool.read(min(CHUNK_SIZE, end - position))
+    for block in spooled_blocks(spool, end):
         try:
             parser.feed(block)
         except _PARSER_ERRORS as error:

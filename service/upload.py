@@ -17,7 +17,7 @@ from .storage import Dataset, Storage
 CHUNK_SIZE = text_check.CHUNK_SIZE
 JSON_LINES_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
-_CONTENT_ENCODINGS = frozenset({"identity", "gzip", "x-gzip"})
+_GZIP_CODINGS = frozenset({"gzip", "x-gzip"})  # Content-Encoding names of gzip
 _AFTER_ONE_TEXT = "trailing garbage"  # yajl's words for what follows one whole JSON text
 DEFAULT_FILENAME = "dataset.json"
 # S3 keeps all of an object's metadata in 2 KiB of headers; the percent-encoded name
@@ -120,17 +120,24 @@ def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
 
 
 def _decoded(sent: Upload, raw: Iterator[bytes], max_bytes: int) -> tuple[Iterator[bytes], bool]:
-    """The dataset's bytes, and whether they were gzip: inflated as they arrive when the body
-    says it is gzip (Content-Encoding) or is (its first bytes), the limit on what comes out."""
-    encoding = (sent.content_encoding or "identity").strip().lower()
-    if encoding not in _CONTENT_ENCODINGS:
+    """The dataset's bytes, and whether they were gzip: the body's Content-Encoding undone (a list
+    of codings in the order applied, RFC 9110; ``identity`` is none), then the file's own gzip if
+    its first bytes are gzip's, each inflated as it arrives with the limit on what comes out."""
+    codings = [coding.strip().lower() for coding in (sent.content_encoding or "").split(",")]
+    codings = [coding for coding in codings if coding not in ("", "identity")]
+    if not set(codings) <= _GZIP_CODINGS:
         raise UnsupportedMediaType(
             f"Unsupported Content-Encoding {sent.content_encoding!r}: send the body as it is, or gzip."
         )
+    for _coding in codings:
+        raw = decoding.gunzip(raw, max_bytes)
     head, raw = _peek(raw, 2)
-    if encoding != "identity" or decoding.is_gzip(head):
-        return decoding.gunzip(raw, max_bytes), True
-    return raw, False
+    if not decoding.is_gzip(head):
+        return raw, bool(codings)
+    head, raw = _peek(decoding.gunzip(raw, max_bytes), 2)
+    if decoding.is_gzip(head):
+        raise BadRequest("The upload is gzip inside gzip: decompress it once, then upload it again.")
+    return raw, True
 
 
 def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:

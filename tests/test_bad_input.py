@@ -7,6 +7,7 @@ hostile ids, all against gunicorn on SeaweedFS with a bucket of its own.
 
 import io
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from tests.probes import all_datasets, api_server, assert_error, raw_request, up
 SUITE = Path(__file__).parent / "data" / "JSONTestSuite" / "test_parsing"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SMALL_LIMIT = 1000
+FORM_HEAD = b'--zz\r\nContent-Disposition: form-data; name="file"; '
 
 
 def suite_files(prefix: str) -> list[Path]:
@@ -131,6 +133,8 @@ def test_no_implementation_defined_file_of_the_suite_is_a_server_error(api):
         ({"files": {"file": (None, b"[1]")}}, 400, "file"),  # a plain field, not a file
         ({"data": b"[1]", "headers": {"Content-Type": "multipart/form-data"}}, 400, "file"),
         ({"data": b"junk", "headers": {"Content-Type": "multipart/form-data; boundary=zz"}}, 400, "file"),
+        ({"data": b"[1]"}, 415, "no content type"),
+        ({"data": iter([b"[1]"])}, 415, "no content type"),  # chunked: no Content-Length either
     ],
     ids=[
         "empty-raw",
@@ -147,12 +151,44 @@ def test_no_implementation_defined_file_of_the_suite_is_a_server_error(api):
         "multipart-field-not-file",
         "multipart-without-boundary",
         "multipart-garbage",
+        "body-without-content-type",
+        "chunked-body-without-content-type",
     ],
 )
 def test_bodies_that_are_no_upload_are_refused_with_a_message(api, kwargs, status, fragment):
     before = len(all_datasets(api))
     message = assert_error(requests.post(f"{api}/datasets/", timeout=30, **kwargs), status)
     assert fragment.lower() in message.lower()
+    assert len(all_datasets(api)) == before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        (
+            "multipart/form-data; boundary=zz",
+            FORM_HEAD + b'filename="caf\xe9.json"\r\n\r\n[1]\r\n--zz--\r\n',
+            "UTF-8",
+        ),
+        ("multipart/form-data; boundary=zz", FORM_HEAD + b'filename="a.json"\r\n\r\n[1]', "closing boundary"),
+        ("multipart/form-data", FORM_HEAD + b'filename="a.json"\r\n\r\n[1]\r\n--zz--\r\n', "boundary"),
+    ],
+    ids=["latin-1-file-name", "no-closing-boundary", "no-boundary-parameter"],
+)
+def test_a_form_that_cannot_be_read_says_why_rather_than_no_file(api, content_type, body, said):
+    """Werkzeug drops a form it cannot parse without a word, which read as "No file"."""
+    response = requests.post(
+        f"{api}/datasets/", data=body, headers={"Content-Type": content_type}, timeout=30
+    )
+    message = assert_error(response, 400)
+    assert said in message and "No file" not in message
+
+
+def test_two_files_in_one_form_are_a_400_not_one_stored_and_one_dropped(api):
+    before = len(all_datasets(api))
+    files = [("file", ("a.json", b"[1]")), ("file", ("b.json", b"[2]"))]
+    message = assert_error(requests.post(f"{api}/datasets/", files=files, timeout=30), 400)
+    assert "2 files" in message and "one" in message
     assert len(all_datasets(api)) == before
 
 
@@ -197,7 +233,8 @@ def test_truncated_raw_bodies_are_400_and_nothing_is_stored(api):
     chunked = (
         "POST /datasets/ HTTP/1.1\nHost: test\nContent-Type: application/json\nTransfer-Encoding: chunked"
     )
-    assert raw_request(api, chunked, b"3\r\n[1,\r\n", half_close=True).status == 400
+    cut_chunked = raw_request(api, chunked, b"3\r\n[1,\r\n", half_close=True)
+    assert cut_chunked.status == 400 and "ended before it was complete" in cut_chunked.json()["message"]
     assert len(all_datasets(api)) == before
 
 
@@ -222,6 +259,46 @@ def test_a_client_that_hangs_up_mid_body_leaves_nothing(api_server_of_module):
     wait_for(lambda: refused_posts() == refused_before + 2, timeout=30)
     requests.get(f"{server.url}/healthz", timeout=5).raise_for_status()
     assert len(all_datasets(server.url)) == before
+
+
+@pytest.fixture(scope="module")
+def impatient_api(s3_server, tmp_path_factory) -> str:
+    """A server that gives up on an upload whose client sends nothing for a second."""
+    settings = {"UPLOAD_IDLE_TIMEOUT": "1"}
+    with api_server(s3_server, "impatient", tmp_path_factory.mktemp("impatient"), **settings) as server:
+        yield server.url
+
+
+def test_a_client_that_stops_sending_is_408_and_frees_its_thread(impatient_api):
+    """Without a bound, each such client held a server thread for ever (16 of them, the server)."""
+    before = len(all_datasets(impatient_api))
+    form = b'--zz\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n[1,'
+    stalled = [
+        ("Content-Type: application/json\nContent-Length: 1000", b"[1, 2"),
+        ("Content-Type: application/json\nTransfer-Encoding: chunked", b"5\r\n[1, 2\r\n"),
+        ("Content-Type: multipart/form-data; boundary=zz\nContent-Length: 1000", form),
+    ]
+    for headers, body in stalled:
+        # The connection stays open, sending nothing more.
+        response = raw_request(impatient_api, f"POST /datasets/ HTTP/1.1\nHost: test\n{headers}", body)
+        assert response.status == 408, (headers, response)
+        assert "1 s" in response.json()["message"]
+    assert len(all_datasets(impatient_api)) == before
+
+
+def test_a_slow_but_steady_client_is_not_cut_off(impatient_api):
+    parts = urlsplit(impatient_api)
+    body = b"[" + b"1," * 5 + b"1]"
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /datasets/ HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        for byte in body:  # the whole upload takes longer than the timeout, no pause does
+            time.sleep(0.3)
+            sock.sendall(bytes([byte]))
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
 
 
 def test_protocol_errors_from_gunicorn_itself_are_json(api):

@@ -167,6 +167,14 @@ def test_sniffing_utf8() -> None:
     assert decoding.sniff_encoding(BODY) == "utf-8"
 
 
+def test_binary_files_with_nul_bytes_are_not_called_utf16_or_utf32() -> None:
+    """A wide encoding is named only where its first character can begin JSON (whitespace, a
+    bracket, a quote, a digit, a minus or a literal's letter); a lone NUL, an icon file or a
+    run of NULs is no text at all, for the parser to refuse at its first byte."""
+    for body in (b"\0", b"\0\0\1\0", b"\0\0\0\0", b"\x01\0", b"\0\x89PNG", b"\0\0\0\x07"):
+        assert decoding.sniff_encoding(body) == "utf-8", body
+
+
 @pytest.mark.parametrize(
     ("name", "encoding"),
     [

@@ -121,7 +121,9 @@ def test_one_json_text_followed_by_garbage_on_its_own_line_is_still_a_json_error
 @pytest.mark.parametrize("body", [b"", b"  \n\r\n\t", b"\n"])
 @pytest.mark.parametrize("filename", ["a.json", "a.jsonl"])
 def test_no_json_text_at_all_is_a_400_either_way(body, filename):
-    with pytest.raises(InvalidJSON):
+    """And says so, whether or not the upload said it was JSON Lines (not "premature EOF")."""
+    what = "empty" if not body else "no JSON text in it, only whitespace"
+    with pytest.raises(InvalidJSON, match=what):
         received(body, filename)
 
 
@@ -191,6 +193,29 @@ def test_truncated_or_broken_gzip_is_a_400():
         received(packed[: len(packed) // 2])
     with pytest.raises(BadRequest, match="not valid gzip"):
         received(b"[1, 2]", content_encoding="gzip")
+
+
+def test_content_encoding_is_a_list_of_codings_and_identity_is_none():
+    """RFC 9110: codings in the order applied; ``identity`` is no coding at all."""
+    assert received(gzip.compress(b"[1]"), content_encoding="GZIP, identity").getvalue() == b"[1]"
+    assert received(gzip.compress(b"[1]"), content_encoding="identity, x-gzip").getvalue() == b"[1]"
+    twice = gzip.compress(gzip.compress(b"[1]"))
+    assert received(twice, content_encoding="gzip, gzip").getvalue() == b"[1]"
+    with pytest.raises(UnsupportedMediaType, match="br"):
+        received(b"[1]", content_encoding="gzip, br")
+
+
+def test_a_gz_file_sent_with_content_encoding_gzip_is_decompressed_too():
+    """The body's coding is one layer, the file's own gzip (any uploaded file whose bytes are gzip)
+    another: what is stored is the JSON inside both."""
+    file = gzip.compress(RECORDS)
+    stored = received(gzip.compress(file), "log.jsonl.gz", content_encoding="gzip")
+    assert (stored.getvalue(), stored.format) == (RECORDS, "jsonl")
+
+
+def test_gzip_inside_a_gzip_file_is_a_400_saying_so():
+    with pytest.raises(BadRequest, match="gzip inside gzip"):
+        received(gzip.compress(gzip.compress(b"[1]")), "data.json.gz.gz")
 
 
 def test_other_content_encodings_are_415():

@@ -125,12 +125,52 @@ class DatasetList(Resource):
     )
     @ns.expect(upload_arguments)
     @ns.response(201, "Stored", dataset_model, headers={"Location": "The new dataset's URL"})
-    @_documented_errors(400, 413, 415)
+    @_documented_errors(400, 408, 413, 415)
     def post(self) -> tuple[dict, int, dict]:
         """Upload a JSON or JSON Lines dataset."""
-        dataset = upload.store(get_storage(), _upload_source(), current_app.config["MAX_UPLOAD_BYTES"])
+        _bound_idle_time(current_app.config["UPLOAD_IDLE_TIMEOUT"])
+        sent = _upload_source()
+        with sent.stream:  # a multipart file is a temporary file of its own
+            dataset = upload.store(get_storage(), sent, current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
+
+
+def _bound_idle_time(seconds: float) -> None:
+    """Make each read of the body (and write of the answer) wait at most ``seconds``: a client that
+    stops sending would otherwise hold a server thread for ever. gunicorn has no such setting, but
+    hands the WSGI app its socket; it makes the socket blocking again for the next request. The
+    timeout surfaces as Werkzeug's ClientDisconnected, which ``errors`` answers with 408."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def _form_files() -> list[FileStorage]:
+    """The files in the form's field 'file'. Parsed here rather than read from ``request.files``,
+    which is empty for a form Werkzeug cannot parse (its parser is silent by default): that read
+    as "No file" to a client whose form was cut short or named its file in Latin-1."""
+    parser = request.make_form_data_parser()
+    parser.silent = False
+    try:
+        _rest, _fields, files = parser.parse(
+            request.stream, request.mimetype, request.content_length, request.mimetype_params
+        )
+    except ValueError as error:
+        raise BadRequest(
+            f"The multipart form cannot be read: {_form_fault(error)}. Send the JSON as the"
+            " multipart field 'file'."
+        ) from None
+    return files.getlist("file")
+
+
+def _form_fault(error: ValueError) -> str:
+    """What was wrong with a form Werkzeug's parser refused, for a person."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the headers of a part (its file name, say) are not UTF-8"
+    if "boundary" in str(error).lower():
+        return "its Content-Type has no boundary parameter"
+    return "it is cut short before its closing boundary, or is not a multipart form at all"
 
 
 def _upload_source() -> upload.Upload:
@@ -143,9 +183,15 @@ def _upload_source() -> upload.Upload:
                 f"Content-Encoding {encoding!r} on a multipart form is not read: send the .gz file"
                 " itself as the multipart field 'file', or the gzip as a raw body."
             )
-        sent = request.files.get("file")
-        if sent is None:
+        files = _form_files()
+        if not files:
             raise BadRequest("No file: send the JSON as the multipart field 'file'.")
+        if len(files) > 1:
+            # Storing the first would drop the others without a word.
+            raise BadRequest(
+                f"The form has {len(files)} files in the field 'file': send one file per upload."
+            )
+        sent = files[0]
         # Werkzeug has parsed the whole form into this file already.
         size = sent.stream.seek(0, os.SEEK_END)
         sent.stream.seek(0)
@@ -158,12 +204,17 @@ def _upload_source() -> upload.Upload:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
         filename = upload.clean_filename(request.args.get("filename"))
         return upload.Upload(request.stream, filename, request.content_length, mimetype, encoding)
-    if not mimetype and not request.content_length:
-        raise BadRequest(
-            "No file: send a multipart field 'file' or a body with Content-Type: application/json."
+    if not mimetype:
+        if not request.content_length and "Transfer-Encoding" not in request.headers:
+            raise BadRequest(
+                "No file: send a multipart field 'file' or a body with Content-Type: application/json."
+            )
+        raise UnsupportedMediaType(
+            "The request has a body but no content type: send it with Content-Type: application/json"
+            " (application/x-ndjson for JSON Lines), or as the multipart field 'file'."
         )
     raise UnsupportedMediaType(
-        f"Unsupported content type {mimetype or '(none)'!r}: use multipart/form-data, application/json"
+        f"Unsupported content type {mimetype!r}: use multipart/form-data, application/json"
         " or (JSON Lines) application/x-ndjson."
     )
 

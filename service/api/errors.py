@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from flask import Flask, current_app, request
 from flask_restx import Api, Model, Namespace, fields
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestEntityTooLarge
 
 from ..errors import DatasetError, Unauthorized
 
@@ -18,6 +18,7 @@ ERROR_DESCRIPTIONS = {
     400: "Bad request (the message says what)",
     401: "A valid bearer token is required (when API_TOKENS is set)",
     404: "No such dataset",
+    408: "The client stopped sending for UPLOAD_IDLE_TIMEOUT seconds",
     413: "Upload larger than MAX_UPLOAD_BYTES",
     415: "A content type or Content-Encoding this API does not read",
     422: "The data cannot become a spreadsheet",
@@ -45,6 +46,8 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
     headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     if isinstance(error, RequestEntityTooLarge):
         return {"message": _too_large_message()}, 413, headers
+    if isinstance(error, ClientDisconnected):
+        return (*_cut_short(error), headers)
     data = getattr(error, "data", None)
     if isinstance(data, dict) and isinstance(data.get("errors"), dict):
         # reqparse says only "Input payload validation failed" and puts what was wrong with each
@@ -65,6 +68,18 @@ def _too_large_message() -> str:
             "multipart field 'file'."
         )
     return f"The upload is larger than the limit of {current_app.config['MAX_UPLOAD_BYTES']} bytes."
+
+
+def _cut_short(error: ClientDisconnected) -> tuple[dict, int]:
+    """Werkzeug's answer to a body that did not arrive whole says only that the request was not
+    understood; what broke is the error its stream was reading through (its context)."""
+    if isinstance(error.__context__, TimeoutError):
+        seconds = current_app.config["UPLOAD_IDLE_TIMEOUT"]
+        return {"message": f"The client sent nothing for {seconds:g} s; the upload was abandoned."}, 408
+    return {
+        "message": "The body ended before it was complete: the client hung up, or a chunk of its"
+        " chunked encoding was broken."
+    }, 400
 
 
 class _DomainErrorTracebacks(logging.Filter):
