@@ -8,12 +8,13 @@ anything is sent.
 
 A first export is streamed (``Export.length`` is None, so the response is chunked): a thread runs the
 writer, whose bytes go both to the bucket (``storage.export_writer``, a multipart upload completed only
-when the file is whole) and, through a bounded ``_Relay``, to the client while the rest is still being
+when the file is whole) and, through a bounded ``relay.Relay``, to the client while the rest is still being
 written. The last bytes of the file are held back until the cache has the whole file, so a client can
 only ever receive a complete file from an export that succeeded: S3 failing half-way, or the source
 becoming unreadable, cuts the response short (a broken chunked transfer, never a complete-looking file)
 and leaves no cache entry. A client that goes away cancels the writer, which aborts the upload and
-removes its temporary files.
+removes its temporary files. A cached file is relayed from the bucket read ahead of the client
+(``relay.read_ahead``), so fetching and sending overlap.
 
 Cache names (``exports/<id>/<name>`` in the bucket): ``tables.v<MODEL_VERSION>.json``, ``workbook.xlsx``,
 ``table-<name>.csv`` and ``table-<name>.excel.csv`` for the whole document; under
@@ -23,18 +24,17 @@ Cache names (``exports/<id>/<name>`` in the bucket): ``tables.v<MODEL_VERSION>.j
 import hashlib
 import logging
 import math
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO
 from urllib.parse import quote
 
+from . import relay
 from .errors import BadRequest, StorageUnavailable, TableNotFound
 from .export import csvfile, pointer, tables, xlsx
 from .export.model import MAIN_TABLE, MODEL_VERSION, Date, Table, TableModel, Value
-from .storage import Dataset, ObjectWriter, Storage
+from .storage import Dataset, ObjectWriter, Storage, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,6 @@ SURVEY = f"tables.v{MODEL_VERSION}.json"
 RELAY_CHUNK = 256 * 1024
 """Bytes per chunk handed to the client while a file is made: small enough that the first ones leave
 early, large enough that their number costs nothing."""
-RELAY_CHUNKS = 16
-"""Chunks waiting for a slow client, at most; then the writer waits (memory stays flat)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ def workbook_for(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dat
     name = _cache_name(root, WORKBOOK)
     dataset, cached = storage.get_export(dataset_id, name)
     if cached is not None:
-        return dataset, Export(cached.chunks(), cached.length)
+        return dataset, _relayed(dataset, name, cached)
     dataset, model = tables_for(storage, dataset_id, root)
     opener = _opener(storage, dataset)
 
@@ -116,7 +114,7 @@ def csv_for(
     name = _csv_cache_name(root, table_name, excel)
     dataset, cached = storage.get_export(dataset_id, name)
     if cached is not None:
-        return dataset, Export(cached.chunks(), cached.length)
+        return dataset, _relayed(dataset, name, cached)
     dataset, model = tables_for(storage, dataset_id, root)
     table = _table(dataset, model, table_name)
     opener = _opener(storage, dataset)
@@ -126,6 +124,11 @@ def csv_for(
         csvfile.write_csv(table, (values for _, values in found), sink, excel=excel)
 
     return dataset, Export(_made(storage, dataset, name, CSV_MIMETYPE, write), None)
+
+
+def _relayed(dataset: Dataset, name: str, cached: StoredObject) -> Export:
+    """A cached file, read from the bucket a chunk ahead of the client."""
+    return Export(relay.read_ahead(cached.chunks(), f"relay {dataset.id}/{name}"), cached.length)
 
 
 def workbook_head(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, Export]:
@@ -206,64 +209,12 @@ def _json_value(value: Value) -> object:
 # --- A file streamed to the client while it is written and cached ---------------------------------
 
 
-class _Cancelled(Exception):
-    """Raised into the writer when the client has gone: it stops, and the cache upload is aborted."""
-
-
-class _Relay:
-    """Chunks from the writer's thread to the response, at most ``RELAY_CHUNKS`` waiting; and back from
-    the response, that the client has gone (``cancel``)."""
-
-    def __init__(self) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._changed = threading.Condition()
-        self._ended = False
-        self._error: BaseException | None = None
-        self._cancelled = False
-
-    def put(self, chunk: bytes) -> None:
-        """The writer's side: waits while the client is behind; _Cancelled once it has gone."""
-        with self._changed:
-            while len(self._chunks) >= RELAY_CHUNKS and not self._cancelled:
-                self._changed.wait()
-            if self._cancelled:
-                raise _Cancelled
-            self._chunks.append(chunk)
-            self._changed.notify_all()
-
-    def end(self, error: BaseException | None = None) -> None:
-        """The writer's side: the file is whole and cached (no ``error``), or will never be."""
-        with self._changed:
-            self._ended, self._error = True, error
-            self._changed.notify_all()
-
-    def cancel(self) -> None:
-        """The response's side: nobody will read what is left."""
-        with self._changed:
-            self._cancelled = True
-            self._chunks.clear()
-            self._changed.notify_all()
-
-    def next(self) -> bytes | None:
-        """The response's side: the next chunk, None at the end of a whole file, or the writer's error."""
-        with self._changed:
-            while not self._chunks and not self._ended:
-                self._changed.wait()
-            if self._chunks:
-                chunk = self._chunks.popleft()
-                self._changed.notify_all()
-                return chunk
-            if self._error is not None:
-                raise self._error
-            return None
-
-
 class _Tee:
     """The writers' sink: every byte to the cache at once, and to the relay in ``RELAY_CHUNK``s, always
     holding some back, so that the file's last bytes can only follow its commit (``finish``)."""
 
-    def __init__(self, cache: ObjectWriter, relay: _Relay) -> None:
-        self._cache, self._relay = cache, relay
+    def __init__(self, cache: ObjectWriter, to_client: relay.Relay) -> None:
+        self._cache, self._relay = cache, to_client
         self._pending = bytearray()
 
     def write(self, data: bytes) -> None:
@@ -279,51 +230,24 @@ class _Tee:
         self._relay.put(bytes(self._pending))
 
 
-class _MadeFile:
-    """The response body of a file being made. The writer runs in a thread of its own from the start,
-    and the first chunk is awaited before the response begins, so a failure before any byte (S3 down,
-    the dataset deleted) is still a JSON error. Closing the body, which the WSGI server does also when
-    the client has gone, cancels the writer and waits until it has cleaned up."""
-
-    def __init__(self, make: Callable[[_Relay], None], what: str) -> None:
-        self._relay = _Relay()
-        self._thread = threading.Thread(target=make, args=(self._relay,), name=f"export {what}", daemon=True)
-        self._thread.start()
-        try:
-            self._first = self._relay.next()
-        except BaseException:
-            self.close()
-            raise
-
-    def __iter__(self) -> Iterator[bytes]:
-        chunk = self._first
-        while chunk is not None:
-            yield chunk
-            chunk = self._relay.next()
-
-    def close(self) -> None:
-        self._relay.cancel()
-        self._thread.join()
-
-
 def _made(
     storage: Storage, dataset: Dataset, name: str, content_type: str, write: Callable[[_Tee], None]
-) -> _MadeFile:
+) -> relay.Produced:
     """Export ``name`` as ``write`` makes it, cached as it goes (see the module's doc)."""
 
-    def make(relay: _Relay) -> None:
+    def make(to_client: relay.Relay) -> None:
         try:
             with storage.export_writer(dataset, name, content_type) as cache:
-                sink = _Tee(cache, relay)
+                sink = _Tee(cache, to_client)
                 write(sink)
                 sink.finish()
-        except _Cancelled:
+        except relay.Cancelled:
             log.info("export %s of %s stopped: the client went away", name, dataset.id)
-            relay.end()
+            to_client.end()
         except BaseException as error:
             log.warning("export %s of %s cut short: %s", name, dataset.id, error)
-            relay.end(error)
+            to_client.end(error)
         else:
-            relay.end()
+            to_client.end()
 
-    return _MadeFile(make, f"{dataset.id}/{name}")
+    return relay.Produced(make, f"export {dataset.id}/{name}")

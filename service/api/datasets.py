@@ -10,7 +10,7 @@ from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, fields, reqparse
 from werkzeug.datastructures import FileStorage, Headers
 
-from .. import exports, ids, upload
+from .. import exports, ids, relay, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..export.model import MAIN_TABLE
 from ..storage import CONTENT_TYPES, FORMATS, get_storage
@@ -359,7 +359,8 @@ class DatasetContent(Resource):
         storage = get_storage()
         dataset = storage.get(dataset_id)
         content = storage.open_content(dataset_id)
-        return _download(content.chunks(), content.length, CONTENT_TYPES[dataset.format], dataset.filename)
+        chunks = relay.read_ahead(content.chunks(), f"content {dataset_id}")
+        return _download(chunks, content.length, CONTENT_TYPES[dataset.format], dataset.filename)
 
 
 def _download(chunks, length: int | None, mimetype: str, download_name: str) -> Response:
