@@ -9,8 +9,11 @@ the same yajl, numbers as Decimal and int, strings as UTF-8), and raises ``Refus
 everything else, including a few valid documents it cannot vouch for cheaply; the caller then
 lets ijson decide, as the export would. What yajl alone does not see:
 
-- invalid UTF-8 that yajl's lexer lets through (overlong forms, surrogates, code points past
-  U+10FFFF): checked with Python's strict decoder, on the chunks that are not plain ASCII;
+- invalid UTF-8 that yajl's lexer lets through: it checks only that each lead byte has the right
+  number of continuation bytes, so overlong forms, surrogates and code points past U+10FFFF pass.
+  Those are the sequences that start with the lead bytes C0, C1 or F5-F7, or with E0, ED, F0 or F4
+  followed by a byte out of range (RFC 3629's table); they are looked for byte by byte, and only
+  a chunk with many of those four leads (Indic or Hangul text) is run through Python's strict decoder;
 - ``\\uD800``-``\\uDFFF`` escapes, which yajl decodes into bytes Python may refuse: any such
   escape is refused here (escaped astral characters, such as emoji, go the exact way);
 - numbers Python cannot read: integers past its digit limit (never under 640 digits) and
@@ -45,6 +48,17 @@ _LONG_DIGIT_RUN = b"0" * _LONG_DIGITS
 _LONG_EXPONENTS = (b"e" + b"0" * _LONG_EXPONENT, b"es" + b"0" * _LONG_EXPONENT)
 _BEFORE_A_NUMBER = frozenset(b" \t\r\n[,:")
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+# Lead bytes yajl lets through that no valid UTF-8 has (overlong two-byte forms; past U+10FFFF).
+_NEVER_UTF8 = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7")
+# Lead bytes valid only before some continuation bytes: (lead, lowest, highest next byte refused).
+_UTF8_NEXT_REFUSED = (
+    (b"\xe0", 0x80, 0x9F),
+    (b"\xed", 0xA0, 0xBF),
+    (b"\xf0", 0x80, 0x8F),
+    (b"\xf4", 0x90, 0xBF),
+)
+_UTF8_LEADS_LOOKED_AT = 64
+"""Past this many of those leads in a chunk, Python's decoder checks it instead, in one C loop."""
 
 
 class Refused(Exception):
@@ -245,41 +259,59 @@ class FastCheck(SyntaxCheck):
 
     def __init__(self, *, multiple_values: bool = False) -> None:
         super().__init__(multiple_values=multiple_values)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
-        super().feed(chunk)
+        super().feed(chunk)  # yajl has taken it: what follows looks only inside valid tokens
         if self._memory.lost:  # the count, so the bound, cannot be trusted: ijson decides
             raise MemoryLost
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
-        if _suspect(window):
+        if _suspect(window) or _refused_utf8(window):
             raise Refused
         self._tail = window[-_OVERLAP:]
-        if not chunk.isascii() or self._utf8.getstate()[0]:
-            try:
-                self._utf8.decode(chunk)
-            except UnicodeDecodeError:
-                raise Refused from None
 
-    def close(self) -> None:
-        """One whole value, and no cut-off character."""
-        try:
-            self._utf8.decode(b"", True)
-        except UnicodeDecodeError:
-            raise Refused from None
-        super().close()
+
+def _refused_utf8(window: bytes) -> bool:
+    """Whether ``window``, which yajl has let through, holds UTF-8 that Python's strict decoder
+    refuses. A sequence cut off at the end is looked at again with the next chunk."""
+    if window.isascii():
+        return False
+    if any(lead in window for lead in _NEVER_UTF8):
+        return True
+    leads = [(lead, low, high) for lead, low, high in _UTF8_NEXT_REFUSED if lead in window]
+    if sum(window.count(lead) for lead, _, _ in leads) > _UTF8_LEADS_LOOKED_AT:
+        return _refused_by_decoder(window)
+    for lead, low, high in leads:
+        at = window.find(lead)
+        while at != -1:
+            if at + 1 < len(window) and low <= window[at + 1] <= high:
+                return True
+            at = window.find(lead, at + 1)
+    return False
+
+
+def _refused_by_decoder(window: bytes) -> bool:
+    """Python's strict decoder on ``window``, from its first character boundary (it may begin with
+    the continuation bytes of a character already checked) to its last whole character."""
+    start = 0
+    while start < min(3, len(window)) and 0x80 <= window[start] <= 0xBF:
+        start += 1
+    try:
+        codecs.utf_8_decode(window[start:], "strict", False)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _suspect(window: bytes) -> bool:
     """Whether ``window`` holds a surrogate escape or a number too long to vouch for."""
-    if _SURROGATE_ESCAPE.search(window):
+    if b"\\" in window and _SURROGATE_ESCAPE.search(window):  # no escape at all: a quick search
         return True
     shape = window.translate(_NUMBER_SHAPE)
+    if _LONG_EXPONENTS[0][1:] not in shape:  # no run of 16 digits, so no long number
+        return False
     if _LONG_DIGIT_RUN in shape:
         return True
-    if _LONG_EXPONENTS[0][1:] not in shape:  # the digits alone, a quicker search
-        return False
     for pattern in _LONG_EXPONENTS:
         hit = shape.find(pattern)
         while hit != -1:

@@ -15,6 +15,9 @@ from .errors import BadRequest, InvalidJSON, PayloadTooLarge, UnsupportedMediaTy
 from .storage import Dataset, Storage
 
 CHUNK_SIZE = text_check.CHUNK_SIZE
+READ_SIZE = 4 * CHUNK_SIZE
+"""Bytes asked of a raw request body at a time: gunicorn receives up to 1 MiB per call, and a smaller
+read makes it copy what it holds over again for each piece handed out."""
 JSON_LINES_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 _GZIP_CODINGS = frozenset({"gzip", "x-gzip"})  # Content-Encoding names of gzip
@@ -106,11 +109,17 @@ def format_hint(sent: Upload) -> str | None:
 def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
     """The body in chunks, up to ``max_bytes``; all of what it declared, or BadRequest."""
     size = 0
-    while chunk := sent.stream.read(CHUNK_SIZE):
-        size += len(chunk)
+    # A seekable stream may be the check's own spool, which must be read as far as it was fed.
+    read_size = CHUNK_SIZE if sent.stream.seekable() else READ_SIZE
+    while received := sent.stream.read(read_size):
+        size += len(received)
         if size > max_bytes:
             raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
-        yield chunk
+        if len(received) <= CHUNK_SIZE:
+            yield received
+        else:
+            for start in range(0, len(received), CHUNK_SIZE):
+                yield received[start : start + CHUNK_SIZE]
     if sent.declared_size is not None and size != sent.declared_size:
         # gunicorn ends the body quietly when the client hangs up half-way; a prefix that happens
         # to be valid JSON must not be stored as if it were the upload.

@@ -117,6 +117,33 @@ def test_mutated_documents_are_stored_exactly_when_readable():
         assert stored(bytes(body)) == acceptable(bytes(body)), bytes(body)
 
 
+def test_utf8_is_vouched_for_exactly_when_python_reads_it():
+    """Every lead byte before bytes at the edges of each range RFC 3629 allows, in a string, cut
+    at every place: yajl checks only the number of continuation bytes, the check the rest."""
+    edges = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+    vouched_for = 0
+    for lead in range(0x80, 0x100):
+        for second in edges:
+            for rest in (b"", b"\x80", b"\xbf\x80", b"\x41\xbf"):
+                body = b'["' + bytes([lead, second]) + rest + b'"]'
+                expected = readable(body)
+                vouched_for += expected
+                for chunk_size in (3, 4, len(body)):
+                    assert vouched(body, chunk_size) == expected, (body, chunk_size)
+    assert vouched_for > 100
+
+
+def test_text_full_of_the_leads_looked_at_is_checked_by_the_decoder():
+    """Hindi (E0 leads) and Hangul (ED leads) past the count the byte-by-byte look handles."""
+    for text in ("हिन्दी पाठ " * 3000, "한국어 텍스트 " * 3000, "\U0001f600" * 3000):
+        body = json.dumps([text], ensure_ascii=False).encode()
+        assert vouched(body, upload.CHUNK_SIZE)
+        middle = body.index(b"\xf0" if text[0] > "\uffff" else b" ", len(body) // 2)
+        broken = body[:middle] + b"\xed\xa0\x80" + body[middle:]  # a raw surrogate half-way
+        assert not readable(broken)
+        assert not vouched(broken, upload.CHUNK_SIZE)
+
+
 @pytest.mark.parametrize(
     ("body", "fits"),
     [
