@@ -3,6 +3,7 @@ the README's Settings table)."""
 
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "METADATA_CACHE_ENTRIES": number("METADATA_CACHE_ENTRIES", 20_000),
         "READY_TIMEOUT": number("READY_TIMEOUT", 2, float),
         "UPLOAD_IDLE_TIMEOUT": number("UPLOAD_IDLE_TIMEOUT", 60, float),
+        "LOCAL_CACHE_DIR": environ.get("LOCAL_CACHE_DIR")
+        or os.path.join(tempfile.gettempdir(), "datasets-api-exports"),
+        "LOCAL_CACHE_BYTES": number("LOCAL_CACHE_BYTES", GIB),
     }
 
 
@@ -52,6 +56,10 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"S3_BUCKET={bucket!r} is not a valid S3 bucket name: use 3 to 63 lower-case letters,"
             " digits, dots and hyphens, starting and ending with a letter or digit."
+        )
+    if config["LOCAL_CACHE_BYTES"] < 0:
+        raise ConfigurationError(
+            f"LOCAL_CACHE_BYTES must be 0 (no local cache) or more, not {config['LOCAL_CACHE_BYTES']}."
         )
     for name in ("S3_MAX_ATTEMPTS", "S3_MAX_POOL_CONNECTIONS", "S3_UPLOAD_PARTS_IN_FLIGHT"):
         if config[name] < 1:

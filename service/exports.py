@@ -50,12 +50,14 @@ early, large enough that their number costs nothing."""
 
 @dataclass(frozen=True)
 class Export:
-    """A file to send: its chunks, and its length if known (a cached file; None while it is made)."""
+    """A file to send: its chunks, and its length if known (a cached file; None while it is made);
+    or, for a cached file on this host's disk, ``file`` (then ``chunks`` is empty)."""
 
     # Closed by the WSGI server when the response ends; for a file being made, closing it early
     # (the client went away) cancels the writer.
     chunks: Iterable[bytes]
     length: int | None
+    file: BinaryIO | None = None
 
 
 def tables_for(storage: Storage, dataset_id: str, root: str = "") -> tuple[Dataset, TableModel]:
@@ -127,7 +129,9 @@ def csv_for(
 
 
 def _relayed(dataset: Dataset, name: str, cached: StoredObject) -> Export:
-    """A cached file, read from the bucket a chunk ahead of the client."""
+    """A cached file: from this host's disk as it is, or from the bucket read a chunk ahead of the client."""
+    if cached.file is not None:
+        return Export((), cached.length, cached.file)
     return Export(relay.read_ahead(cached.chunks(), f"relay {dataset.id}/{name}"), cached.length)
 
 

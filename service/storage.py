@@ -8,18 +8,21 @@ Layout of the bucket:
   served for the bytes it was made from. ``exports/<id>.xlsx`` is where older versions cached.
 
 Out of it come plain file-like streams (``StoredObject``) and the errors of ``service.errors``,
-never a botocore body or exception.
+never a botocore body or exception. Exports this host has sent lately also live on its disk
+(``disk_cache``), so that a repeat is sent from there.
 """
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, BinaryIO, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 import boto3
@@ -34,6 +37,7 @@ from botocore.exceptions import (
 from flask import Flask, current_app
 
 from . import ids
+from .disk_cache import DiskCache, Entry
 from .errors import DatasetNotFound, StorageMisconfigured, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,8 @@ class StorageSettings:
     parts_in_flight: int = 4
     metadata_cache_entries: int = 20_000  # about 10 MB per process; 200 list pages of 100
     ready_timeout: float = 2  # /readyz answers within about this, whatever S3 does
+    local_cache_dir: str = ""
+    local_cache_bytes: int = 0  # exports kept on this host's disk; 0: none
 
 
 @dataclass(frozen=True)
@@ -93,11 +99,13 @@ class Dataset:
 
 class StoredObject:
     """An open stored object: ``read`` it like a file or take its ``chunks``; close it when done.
-    S3 failing half-way raises StorageUnavailable, like any other storage call."""
+    S3 failing half-way raises StorageUnavailable, like any other storage call. ``file`` is set when
+    the bytes are a file on this host's disk, which a server can send without reading it."""
 
-    def __init__(self, body: Any, length: int) -> None:
-        self._body = body  # botocore's StreamingBody, which stays in this module
+    def __init__(self, body: Any, length: int, file: BinaryIO | None = None) -> None:
+        self._body = body  # botocore's StreamingBody (which stays in this module), or a local file
         self.length = length
+        self.file = file
 
     def read(self, size: int = -1) -> bytes:
         with _s3_errors():
@@ -339,6 +347,9 @@ class Storage:
         self._client_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-head")
         self._known = _MetadataCache(settings.metadata_cache_entries)
+        self._disk = None
+        if settings.local_cache_bytes > 0:
+            self._disk = DiskCache(Path(settings.local_cache_dir), settings.local_cache_bytes)
 
     @property
     def client(self) -> Any:
@@ -451,6 +462,8 @@ class Storage:
         with _s3_errors(dataset_id):
             self.client.delete_object(Bucket=self.bucket, Key=_dataset_key(dataset_id))
         self._delete_exports(dataset_id)
+        if self._disk is not None:
+            self._disk.forget(dataset_id)
 
     def _delete_exports(self, dataset_id: str) -> None:
         """Delete every object whose key starts with ``exports/<id>`` (ids are all one length, so
@@ -477,29 +490,31 @@ class Storage:
         The dataset is asked of S3 every time, never of this process's memory: an export is served
         only while its dataset exists, whatever removed the dataset (a delete through another
         replica, a lifecycle rule, ``mc rm``, a restore) and whatever an export racing a delete
-        left behind. The HEAD runs beside the export's GET, so it costs its latency once, not twice.
+        left behind. Then the export comes from this host's disk if it has it for that ETag, else
+        from the bucket, kept on the disk as it is read.
         """
         _check_id(dataset_id)
-        head = self._executor.submit(self.get, dataset_id)
+        try:
+            dataset = self.get(dataset_id)
+        except DatasetNotFound:
+            if self._disk is not None:
+                self._disk.forget(dataset_id)
+            raise
+        if self._disk is not None:
+            local = self._disk.open(dataset.id, dataset.etag, name)
+            if local is not None:
+                return dataset, StoredObject(local, os.fstat(local.fileno()).st_size, file=local)
         try:
             with _s3_errors(dataset_id):
                 response = self.client.get_object(Bucket=self.bucket, Key=_export_key(dataset_id, name))
         except DatasetNotFound:
-            return head.result(), None
-        except BaseException:
-            with suppress(Exception):
-                head.result()
-            raise
-        exported = StoredObject(response["Body"], response["ContentLength"])
-        try:
-            dataset = head.result()
-        except BaseException:
-            exported.close()
-            raise
-        if response["Metadata"].get("source-etag") != dataset.etag:
-            exported.close()
             return dataset, None
-        return dataset, exported
+        body, length = response["Body"], response["ContentLength"]
+        if response["Metadata"].get("source-etag") != dataset.etag:
+            body.close()
+            return dataset, None
+        entry = None if self._disk is None else self._disk.entry(dataset.id, dataset.etag, name, length)
+        return dataset, StoredObject(body if entry is None else _KeptBody(body, entry), length)
 
     def export_writer(self, dataset: Dataset, name: str, content_type: str) -> ObjectWriter[None]:
         """A new export ``name`` of ``dataset``, tagged with its ETag. Its commit then checks that the
@@ -524,6 +539,22 @@ class Storage:
             parts_in_flight=self.settings.parts_in_flight,
             on_commit=check_dataset,
         )
+
+
+class _KeptBody:
+    """An export's body from the bucket that is also written to the disk cache as it is read."""
+
+    def __init__(self, body: Any, entry: Entry) -> None:
+        self._body, self._entry = body, entry
+
+    def read(self, size: int | None = None) -> bytes:
+        data = self._body.read(size)
+        self._entry.write(data)
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+        self._entry.close()  # kept if every byte was read
 
 
 class DatasetWriter(ObjectWriter[Dataset]):
@@ -657,6 +688,8 @@ def settings_from(config: dict[str, Any]) -> StorageSettings:
         parts_in_flight=config["S3_UPLOAD_PARTS_IN_FLIGHT"],
         metadata_cache_entries=config["METADATA_CACHE_ENTRIES"],
         ready_timeout=config["READY_TIMEOUT"],
+        local_cache_dir=config["LOCAL_CACHE_DIR"],
+        local_cache_bytes=config["LOCAL_CACHE_BYTES"],
     )
 
 

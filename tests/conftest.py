@@ -34,10 +34,15 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app(aws_credentials: None) -> Iterator:
-    """The app on moto's in-process S3."""
+def app(aws_credentials: None, tmp_path: Path) -> Iterator:
+    """The app on moto's in-process S3, with a disk cache of its own."""
+    settings = {
+        "S3_ENDPOINT_URL": None,
+        "S3_BUCKET": "test-datasets",
+        "LOCAL_CACHE_DIR": str(tmp_path / "local"),
+    }
     with mock_aws():
-        yield create_app({"TESTING": True, "S3_ENDPOINT_URL": None, "S3_BUCKET": "test-datasets"})
+        yield create_app({"TESTING": True, **settings})
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """Real server processes for integration tests and benchmarks: gunicorn serving the API."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ class ApiServer:
     process: subprocess.Popen
     url: str
     log: Path | None = None  # where its output goes, when it is a file
+    local_cache: Path | None = None  # its own disk cache of exports, removed when it stops
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -29,6 +32,8 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.local_cache is not None:
+            shutil.rmtree(self.local_cache, ignore_errors=True)
 
 
 def s3_environment(s3: EmbeddedS3, bucket: str) -> dict[str, str]:
@@ -45,12 +50,18 @@ def s3_environment(s3: EmbeddedS3, bucket: str) -> dict[str, str]:
 def start_api(
     settings: dict[str, str], log: IO | int = subprocess.DEVNULL, port: int | None = None
 ) -> ApiServer:
-    """Start gunicorn with our config and ``settings`` on a free port; return once /healthz answers."""
+    """Start gunicorn with our config and ``settings`` on a free port; return once /healthz answers.
+    Unless ``settings`` name one, the server has a disk cache of exports of its own, apart from its
+    temporary files (it is a cache, not a temporary file: the tests that watch those leave it out)."""
     port = port or free_port()
+    local_cache = None
+    if "LOCAL_CACHE_DIR" not in settings:
+        local_cache = Path(tempfile.mkdtemp(prefix="datasets-api-local-cache-"))
+        settings = {**settings, "LOCAL_CACHE_DIR": str(local_cache)}
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "API_TOKENS": "", **settings}
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = ApiServer(process, f"http://127.0.0.1:{port}")
+    server = ApiServer(process, f"http://127.0.0.1:{port}", local_cache=local_cache)
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -100,3 +100,9 @@ def test_a_test_config_does_not_inherit_the_shell_s_settings(monkeypatch, aws_cr
     assert app.config["MAX_UPLOAD_BYTES"] == config.GIB
     assert app.config["API_TOKENS"] == []
     assert app.config["S3_BUCKET"] == "test-datasets"
+
+
+def test_the_local_cache_can_be_turned_off_but_not_made_negative():
+    assert config.from_environment({"LOCAL_CACHE_BYTES": "0"})["LOCAL_CACHE_BYTES"] == 0
+    with pytest.raises(ConfigurationError, match="LOCAL_CACHE_BYTES must be 0"):
+        config.check({**config.from_environment({}), "LOCAL_CACHE_BYTES": -1})

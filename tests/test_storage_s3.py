@@ -85,9 +85,13 @@ def test_the_api_serves_no_export_once_its_dataset_left_the_bucket(s3_server, tm
         for _ in range(6):
             for server in (first, second):
                 requests.get(f"{server.url}/datasets/{dataset_id}/excel/", timeout=30).raise_for_status()
+        for server in (first, second):  # each now sends it from its own disk
+            assert list(server.local_cache.glob(f"{dataset_id}/*workbook.xlsx"))
         bucket_client(s3_server).delete_object(Bucket=bucket, Key=f"datasets/{dataset_id}")
         for _ in range(6):
             for server in (first, second):
                 response = requests.get(f"{server.url}/datasets/{dataset_id}/excel/", timeout=30)
                 assert response.status_code == 404, response.headers
                 assert requests.get(f"{server.url}/datasets/{dataset_id}/", timeout=30).status_code == 404
+        for server in (first, second):
+            assert not (server.local_cache / dataset_id).exists()

@@ -76,6 +76,11 @@ def test_a_first_export_is_sent_while_it_is_made_and_cached_only_once_whole(serv
     again = requests.get(f"{server.url}/datasets/{big['id']}/excel/", timeout=60)
     assert again.headers["Content-Length"] == str(len(workbook))
     assert again.content == workbook
+    # That relay from the bucket left a copy on the server's disk, which the next request is sent from.
+    assert [path.stat().st_size for path in server.local_cache.glob(f"{big['id']}/*")] == [len(workbook)]
+    from_disk = requests.get(f"{server.url}/datasets/{big['id']}/excel/", timeout=60)
+    assert from_disk.headers["Content-Length"] == str(len(workbook))
+    assert from_disk.content == workbook
     assert open_files(server) == {}
 
 

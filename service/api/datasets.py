@@ -2,13 +2,14 @@
 
 import os
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, fields, reqparse
 from werkzeug.datastructures import FileStorage, Headers
+from werkzeug.wsgi import wrap_file
 
 from .. import exports, ids, relay, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -327,7 +328,7 @@ def _workbook_download(
     """The response for ``export`` (``exports.workbook_for`` or ``workbook_head``) of the request's root."""
     root = export_arguments.parse_args()["root"]
     dataset, made = export(get_storage(), dataset_id, root)
-    return _download(made.chunks, made.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
+    return _download(_body(made), made.length, exports.XLSX_MIMETYPE, _workbook_name(dataset.filename))
 
 
 def _csv_download(export: Callable[..., tuple[exports.Dataset, exports.Export]], dataset_id: str) -> Response:
@@ -335,7 +336,13 @@ def _csv_download(export: Callable[..., tuple[exports.Dataset, exports.Export]],
     arguments = csv_arguments.parse_args()
     table = arguments["table"]
     dataset, made = export(get_storage(), dataset_id, table, arguments["root"], arguments["excel"])
-    return _download(made.chunks, made.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, table))
+    return _download(_body(made), made.length, exports.CSV_MIMETYPE, _csv_name(dataset.filename, table))
+
+
+def _body(made: exports.Export) -> Iterable[bytes]:
+    """The export's chunks; a file on this host's disk goes to the WSGI server's file wrapper,
+    which gunicorn sends with sendfile."""
+    return made.chunks if made.file is None else wrap_file(request.environ, made.file)
 
 
 def _workbook_name(filename: str) -> str:
