@@ -186,8 +186,8 @@ def upload(bench: Bench) -> list[Result]:
     floor = statistics.median(baseline)
     megabytes = source_note(size, floor)
     return [
-        Result(f"upload {size} MB, raw JSON body", statistics.median(raw), floor, 1.5, megabytes),
-        Result(f"upload {size} MB, multipart form", statistics.median(multipart), floor, 1.5, megabytes),
+        Result(f"upload {size} MB, raw JSON body", statistics.median(raw), floor, 1.3, megabytes),
+        Result(f"upload {size} MB, multipart form", statistics.median(multipart), floor, 1.3, megabytes),
     ]
 
 
