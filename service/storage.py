@@ -12,11 +12,12 @@ never a botocore body or exception. Exports this host has sent lately also live 
 (``disk_cache``), so that a repeat is sent from there.
 """
 
+import functools
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ class StoredObject:
         with _s3_errors():
             return self._body.read(None if size < 0 else size)
 
-    def chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def chunks(self, size: int = CHUNK_SIZE) -> Generator[bytes, None, None]:
         """The rest of the object in pieces of ``size``, closed at the end or when given up."""
         try:
             while chunk := self.read(size):
@@ -513,8 +514,10 @@ class Storage:
         if response["Metadata"].get("source-etag") != dataset.etag:
             body.close()
             return dataset, None
-        entry = None if self._disk is None else self._disk.entry(dataset.id, dataset.etag, name, length)
-        return dataset, StoredObject(body if entry is None else _KeptBody(body, entry), length)
+        if self._disk is None:
+            return dataset, StoredObject(body, length)
+        keep = functools.partial(self._disk.entry, dataset.id, dataset.etag, name, length)
+        return dataset, StoredObject(_KeptBody(body, keep), length)
 
     def export_writer(self, dataset: Dataset, name: str, content_type: str) -> ObjectWriter[None]:
         """A new export ``name`` of ``dataset``, tagged with its ETag. Its commit then checks that the
@@ -542,19 +545,26 @@ class Storage:
 
 
 class _KeptBody:
-    """An export's body from the bucket that is also written to the disk cache as it is read."""
+    """An export's body from the bucket that is also written to the disk cache as it is read. The
+    entry is made at the first read, so a body closed unread (a HEAD's) costs the disk nothing."""
 
-    def __init__(self, body: Any, entry: Entry) -> None:
-        self._body, self._entry = body, entry
+    def __init__(self, body: Any, keep: Callable[[], Entry | None]) -> None:
+        self._body = body
+        self._keep: Callable[[], Entry | None] | None = keep  # None once called
+        self._entry: Entry | None = None
 
     def read(self, size: int | None = None) -> bytes:
+        if self._keep is not None:
+            self._entry, self._keep = self._keep(), None
         data = self._body.read(size)
-        self._entry.write(data)
+        if self._entry is not None:
+            self._entry.write(data)
         return data
 
     def close(self) -> None:
         self._body.close()
-        self._entry.close()  # kept if every byte was read
+        if self._entry is not None:
+            self._entry.close()  # kept if every byte was read
 
 
 class DatasetWriter(ObjectWriter[Dataset]):

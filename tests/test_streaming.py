@@ -73,6 +73,9 @@ def test_a_first_export_is_sent_while_it_is_made_and_cached_only_once_whole(serv
         sorted([f"exports/{big['id']}/{exports.SURVEY}", workbook_key]),
         [],
     )
+    head = requests.head(f"{server.url}/datasets/{big['id']}/excel/", timeout=60)
+    assert head.headers["Content-Length"] == str(len(workbook))
+    assert not (server.local_cache / big["id"]).exists()  # a HEAD reads no body, so keeps none
     again = requests.get(f"{server.url}/datasets/{big['id']}/excel/", timeout=60)
     assert again.headers["Content-Length"] == str(len(workbook))
     assert again.content == workbook
