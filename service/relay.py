@@ -8,7 +8,7 @@ from S3; read and sent one after the other in one thread, each would wait for th
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 DEPTH = 16
 """Chunks waiting for a slow client, at most, unless a producer says otherwise; then it waits."""
@@ -95,8 +95,9 @@ class Produced:
         self._thread.join()
 
 
-def read_ahead(chunks: Iterable[bytes], name: str, depth: int = 2) -> Produced:
-    """``chunks`` (a stored object's) as a response body read ``depth`` chunks ahead of the client."""
+def read_ahead(chunks: Generator[bytes, None, None], name: str, depth: int = 2) -> Produced:
+    """``chunks`` (a stored object's) as a response body read ``depth`` chunks ahead of the client;
+    closed at the end, which closes the object."""
 
     def produce(relay: Relay) -> None:
         error: BaseException | None = None
@@ -108,8 +109,7 @@ def read_ahead(chunks: Iterable[bytes], name: str, depth: int = 2) -> Produced:
         except BaseException as failure:
             error = failure
         finally:
-            if hasattr(chunks, "close"):  # a generator: its own clean-up closes the object
-                chunks.close()
+            chunks.close()
         relay.end(error)
 
     return Produced(produce, name, depth)

@@ -115,11 +115,8 @@ def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
         size += len(received)
         if size > max_bytes:
             raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
-        if len(received) <= CHUNK_SIZE:
-            yield received
-        else:
-            for start in range(0, len(received), CHUNK_SIZE):
-                yield received[start : start + CHUNK_SIZE]
+        for start in range(0, len(received), CHUNK_SIZE):  # a read within one chunk is not copied
+            yield received[start : start + CHUNK_SIZE]
     if sent.declared_size is not None and size != sent.declared_size:
         # gunicorn ends the body quietly when the client hangs up half-way; a prefix that happens
         # to be valid JSON must not be stored as if it were the upload.
