@@ -13,6 +13,7 @@ import json
 import os
 import pty
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -428,6 +429,41 @@ def test_a_default_name_never_overwrites_but_o_does(tmp_path: Path, live_server:
     assert mine.read_bytes() == records.read_bytes()
 
 
+def test_o_through_a_symbolic_link_replaces_the_file_it_points_at(
+    tmp_path: Path, live_server: str, records: Path
+) -> None:
+    dataset = upload_one(records, live_server)
+    pointed = tmp_path / "kept" / "copy.json"
+    pointed.parent.mkdir()
+    pointed.write_text("older")
+    (tmp_path / "link.json").symlink_to(pointed)
+
+    run = dsclient("download", dataset["id"], "-o", "link.json", cwd=tmp_path, url=live_server)
+
+    assert run.status == 0, run.stderr
+    assert (tmp_path / "link.json").is_symlink()
+    assert pointed.read_bytes() == records.read_bytes()
+
+
+def test_o_a_pipe_writes_into_it_and_leaves_it_a_pipe(
+    tmp_path: Path, live_server: str, records: Path
+) -> None:
+    """As /dev/null or a named pipe would be: never replaced by a regular file."""
+    dataset = upload_one(records, live_server)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+
+    run = dsclient("download", dataset["id"], "-o", str(pipe), cwd=tmp_path, url=live_server)
+    reader.join(timeout=10)
+
+    assert run.status == 0, run.stderr
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert received == [records.read_bytes()]
+
+
 def test_a_missing_output_folder_is_an_error_without_traceback(tmp_path: Path, live_server: str) -> None:
     dataset = upload_one(write_json(tmp_path / "x.json", 1), live_server)
     run = dsclient("download", dataset["id"], "-o", "no/such/dir/x.json", cwd=tmp_path, url=live_server)
@@ -713,8 +749,8 @@ def test_a_rejected_json_upload_prints_what_was_uploaded_and_the_error_as_json(
 
 def test_help_states_the_one_rule_for_existing_files(tmp_path: Path) -> None:
     text = " ".join(dsclient("--help", cwd=tmp_path).text.split())
-    assert "a file (replaced if it exists)" in text
-    assert "never replace a file that exists" in text
+    assert "a file (replaced if it exists;" in text
+    assert "never replace a file." in text
 
 
 # --- tables, csv and root --------------------------------------------------------------------

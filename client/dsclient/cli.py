@@ -16,9 +16,10 @@ Options:
   --token=<tok>   bearer token [env DSCLIENT_TOKEN]
   --json          print machine-readable JSON instead of a table
   -q, --quiet     no progress bars
-  -o <path>       where excel, csv and download write: a file (replaced if it exists), a
-                  folder, or - for stdout. Without -o, or into a folder, they use the
-                  dataset's name and never replace a file that exists.
+  -o <path>       where excel, csv and download write: a file (replaced if it exists;
+                  through a symbolic link, the file it points at), a device or pipe such
+                  as /dev/null (written into), a folder, or - for stdout. Without -o, or
+                  into a folder, they use the dataset's name and never replace a file.
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ def save(
 ) -> ExitStatus:
     """Stream a download to ``output``: a file, a folder, ``-`` for stdout, or by default a file here.
 
-    The one rule for every command that writes a file: a file named with ``-o`` is replaced; a
-    name that comes from the server (no ``-o``, or ``-o`` a folder) is reduced to a plain file
+    The one rule for every command that writes a file: a file named with ``-o`` is replaced (the
+    file a symbolic link points at, never the link; a device or a pipe is written into, never
+    replaced); a name that comes from the server (no ``-o``, or ``-o`` a folder) is reduced to a plain file
     name and never replaces an existing file, as ``curl -J`` does. Bytes go to a temporary file
     beside the target, which gets the target's name only once the download is complete, so a
     failure leaves no partial file. The bar is drawn from the start: a first export may take a
@@ -257,6 +259,13 @@ def save(
             return ExitStatus.SUCCESS
         if named:
             target = Path(output)
+            if target.is_symlink():  # replace what the link points at; the link stays a link
+                target = target.resolve()
+            if target.exists() and not target.is_file():  # a device or a pipe: /dev/null, a FIFO
+                bar.set_description(printable(target.name))
+                with target.open("wb") as sink:
+                    copy(download.chunks(), sink, bar.update)
+                return ExitStatus.SUCCESS
         else:
             # The answer's own Content-Disposition first; asking for the dataset's info costs a request.
             name = safe_filename(download.filename or "") or server_name() or "dataset"
