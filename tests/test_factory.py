@@ -45,6 +45,21 @@ def test_paths_without_the_trailing_slash_answer_directly(client):
     assert client.delete(f"/datasets/{dataset_id}").status_code == 204
 
 
+def test_a_path_nothing_answers_at_is_404_naming_it(client):
+    for path in ("/docs/datasets/", "/datasets/x/y/z/", "/nothing"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.get_json() == {
+            "message": f"Nothing answers at {path}; the API's calls are listed at /docs."
+        }
+
+
+def test_a_bad_query_argument_is_the_one_error_shape_naming_it(client):
+    response = client.get("/datasets/?limit=0")
+    assert response.status_code == 400
+    assert response.get_json() == {"message": "limit: must be a whole number from 1 to 1000, not '0'."}
+
+
 def test_list_parameters_come_from_the_query_string_only(client):
     response = client.get("/datasets/", json={"limit": 5, "cursor": 5})
     assert response.status_code == 200

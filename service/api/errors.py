@@ -6,7 +6,13 @@ from typing import TypeVar
 
 from flask import Flask, current_app, request
 from flask_restx import Api, Model, Namespace, fields
-from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    RequestEntityTooLarge,
+)
 
 from ..errors import DatasetError, Unauthorized
 
@@ -48,12 +54,17 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
         return {"message": _too_large_message()}, 413, headers
     if isinstance(error, ClientDisconnected):
         return (*_cut_short(error), headers)
+    if isinstance(error, NotFound) and request.url_rule is None:
+        # Werkzeug's words ("The requested URL was not found on the server...") name no URL; a
+        # client given a wrong base address (dsclient --url .../docs) should see which one.
+        path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+        return {"message": f"Nothing answers at {path}; the API's calls are listed at /docs."}, 404, headers
     data = getattr(error, "data", None)
     if isinstance(data, dict) and isinstance(data.get("errors"), dict):
         # reqparse says only "Input payload validation failed" and puts what was wrong with each
-        # argument beside it; the message says it. (Flask-RESTX answers with error.data as it is.)
+        # argument beside it: the message says it, and the body is the one error shape.
         details = "; ".join(f"{name}: {text}" for name, text in data["errors"].items())
-        error.data = {**data, "message": details}
+        error.data = {"message": details}  # Flask-RESTX answers with error.data as it is
         return error.data, error.code or 400, headers
     return {"message": error.description}, error.code or 500, headers
 
