@@ -43,7 +43,7 @@ CONTRACT_USAGE = [
     "dsclient [options] upload <file>...",
     "dsclient [options] info <id>",
     "dsclient [options] delete <id>...",
-    "dsclient [options] tables <id>",
+    "dsclient [options] tables <id> [--root=<pointer>]",
     "dsclient [options] excel <id> [--root=<pointer>] [-o <path>]",
     "dsclient [options] csv <id> [--table=<name>] [--root=<pointer>] [-o <path>]",
     "dsclient [options] download <id> [-o <path>]",
@@ -819,6 +819,18 @@ def test_excel_with_a_root_is_the_api_export_of_that_root(tmp_path: Path, live_s
 
     assert run.status == 0, run.stderr
     assert (tmp_path / "results.xlsx").read_bytes() == expected != whole
+
+
+def test_tables_with_a_root_lists_the_tables_of_that_root(tmp_path: Path, live_server: str) -> None:
+    document = {"count": 1, "results": [{"id": 1, "items": [{"sku": "a"}]}]}
+    dataset = upload_one(write_json(tmp_path / "wrapped.json", document), live_server)
+    expected = api_get(live_server, f"/datasets/{dataset['id']}/tables/", root="/results").json()
+
+    run = dsclient("--json", "tables", dataset["id"], "--root=/results", cwd=tmp_path, url=live_server)
+
+    assert run.status == 0, run.stderr
+    assert run.json() == expected
+    assert [table["name"] for table in expected["tables"]] == ["data", "items"]
 
 
 # --- JSON Lines and gzip, stored as what they hold ---------------------------------------------

@@ -121,9 +121,11 @@ class DatasetsApi:
             )
         return _json(response)
 
-    def tables(self, dataset_id: str) -> dict[str, Any]:
-        """The API's ``{"tables": [...]}``: the tables an export of the dataset makes."""
-        return _json(self._request("GET", f"/datasets/{_segment(dataset_id)}/tables/"))
+    def tables(self, dataset_id: str, root: str | None = None) -> dict[str, Any]:
+        """The API's ``{"tables": [...]}``: the tables an export of the dataset (or of the value
+        ``root`` points at) makes."""
+        params = {} if root is None else {"root": root}
+        return _json(self._request("GET", f"/datasets/{_segment(dataset_id)}/tables/", params=params))
 
     def delete(self, dataset_id: str) -> None:
         self._request("DELETE", f"/datasets/{_segment(dataset_id)}/")

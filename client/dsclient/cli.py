@@ -5,7 +5,7 @@ Usage:
   dsclient [options] upload <file>...
   dsclient [options] info <id>
   dsclient [options] delete <id>...
-  dsclient [options] tables <id>
+  dsclient [options] tables <id> [--root=<pointer>]
   dsclient [options] excel <id> [--root=<pointer>] [-o <path>]
   dsclient [options] csv <id> [--table=<name>] [--root=<pointer>] [-o <path>]
   dsclient [options] download <id> [-o <path>]
@@ -156,7 +156,7 @@ def program(argv: list[str], stdout: TextIO, stderr: TextIO, errors: Errors) -> 
         return ExitStatus.SUCCESS
 
     if args["tables"]:
-        listing = api.tables(dataset_id)
+        listing = api.tables(dataset_id, root=args["--root"])
         stdout.write((to_json(listing) if args["--json"] else tables_table(listing["tables"])) + "\n")
         return ExitStatus.SUCCESS
 
