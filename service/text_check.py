@@ -6,8 +6,11 @@ invalid UTF-8. Its one leniency is accepting a form feed as whitespace; a raw fo
 never appear in valid JSON (inside strings it must be escaped), so any 0x0C byte is rejected here.
 
 Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
-documents the exact parser accepts; when it refuses, the exact parser (ijson, reading every
-value as the export will) is replayed over the spooled prefix and has the last word.
+documents the exact parser accepts; when it refuses, the exact parser (ijson reading numbers as
+Decimal and unbounded int, as the CSV export reads them) is replayed over the spooled prefix and
+has the last word. A document it refuses is refused even where doubles would read it (an exponent
+past Decimal's, ``1e-99999999999999999999``): every stored document reads exactly, so a CSV never
+breaks off half-way, and a JSON Lines body never needs doubles for one line and Decimal for another.
 """
 
 import collections
@@ -52,17 +55,14 @@ class _Discard:
 
 
 class _Parser:
-    """ijson's yajl push parser, its events thrown away as C code makes them.
+    """ijson's yajl push parser reading numbers exactly (Decimal, unbounded int), its events thrown
+    away as C code makes them. The export reads with doubles first, for speed, and exactly when
+    doubles cannot hold a number (1E400, 2**64): it reads every document this one does."""
 
-    The fast one reads numbers as doubles and 64-bit integers and refuses numbers those cannot
-    hold, such as 1E400 or 2**64; the exact one reads them as Decimal and unbounded int but
-    refuses a few the fast one takes (1e-99999999999999999999). The export tries them in the
-    same order, so a document either accepts is stored.
-    """
+    exact = True
 
-    def __init__(self, exact: bool) -> None:
-        self.exact = exact
-        self._parser = ijson.basic_parse_coro(_Discard(), use_float=not exact)
+    def __init__(self) -> None:
+        self._parser = ijson.basic_parse_coro(_Discard(), use_float=False)
 
     def feed(self, chunk: bytes) -> None:
         self._parser.send(chunk)
@@ -75,7 +75,7 @@ _AnyParser = json_syntax.SyntaxCheck | _Parser
 
 
 def _first_parser() -> _AnyParser:
-    return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser(exact=False)
+    return json_syntax.FastCheck() if json_syntax.AVAILABLE else _Parser()
 
 
 class TextCheck:
@@ -122,7 +122,7 @@ class TextCheck:
             _raise_unless_refusal(error)
             if self.parser.exact:
                 raise _locate_error(spool, start) from None
-            self.parser = _successor_after(self.parser, spool, self.size)
+            self.parser = _successor_after(spool, self.size)
         except json_syntax.TooLarge:
             raise invalid_at(spool, self.size, TOO_LARGE) from None
 
@@ -164,19 +164,16 @@ def _finish(parser: _AnyParser, spool: IO[bytes], size: int) -> None:
         _raise_unless_refusal(error)
         if parser.exact:
             raise invalid_at(spool, size, _reason(error)) from None
-        _finish(_successor_after(parser, spool, size), spool, size)
+        _finish(_successor_after(spool, size), spool, size)
 
 
-def _successor_after(parser: _AnyParser, spool: IO[bytes], end: int) -> _Parser:
-    """The parser that decides after ``parser`` refused the first ``end`` bytes of ``spool``, fed
-    those bytes: the fast check defers to the fast ijson parser, which defers to the exact one.
-    Raises InvalidJSON, located, if the exact parser refuses them too."""
-    successor = _Parser(exact=isinstance(parser, _Parser))
+def _successor_after(spool: IO[bytes], end: int) -> _Parser:
+    """The exact parser, which decides once the fast check would not vouch for the first ``end``
+    bytes of ``spool``, fed those bytes. Raises InvalidJSON, located, if it refuses them."""
+    successor = _Parser()
     refused_at = _replay(successor, spool, end)
     if refused_at is not None:
-        if successor.exact:
-            raise _locate_error(spool, refused_at)
-        return _successor_after(successor, spool, end)
+        raise _locate_error(spool, refused_at)
     spool.seek(end)  # where the next chunk goes, or comes from
     return successor
 
@@ -195,18 +192,17 @@ def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
     return None
 
 
-def _locate_error(spool: IO[bytes], chunk_start: int, exact: bool = True) -> InvalidJSON:
+def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
     """Find the byte where the chunk starting at ``chunk_start`` broke the document.
 
     Only runs on the error path: the good prefix is parsed again, then the failing chunk
-    one byte at a time, so the position is exact to the byte yajl stopped at. A prefix the
-    exact parser refuses (a number only the fast one reads) is parsed by the fast one instead.
+    one byte at a time, so the position is exact to the byte yajl stopped at. Should the exact
+    parser refuse the prefix already, the error is in the block it refused.
     """
-    parser = _Parser(exact)
+    parser = _Parser()
     refused_at = _replay(parser, spool, chunk_start)
     if refused_at is not None:
-        # Neither reads the whole prefix: the error is in it, where the fast one stopped.
-        return _locate_error(spool, *((chunk_start, False) if exact else (refused_at, True)))
+        return _locate_error(spool, refused_at)
     return _refusal_in_chunk(parser, spool, chunk_start)
 
 

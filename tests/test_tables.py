@@ -285,6 +285,10 @@ def test_nesting_past_the_depth_limit_is_kept_as_text_at_its_path() -> None:
 def test_json_that_cannot_be_read_is_not_tabular() -> None:
     with pytest.raises(NotTabular, match="cannot be read as JSON"):
         model_of(b'[{"a": 1}')
+    # Neither doubles (1e400) nor Decimal (the exponent past its own) read all of it: stored before
+    # uploads had to read exactly, it is a 422 saying so, not a 500.
+    with pytest.raises(NotTabular, match="cannot be read as JSON: a number out of range"):
+        model_of(b"1e400\n1e-99999999999999999999\n", format="jsonl")
 
 
 def test_columns_get_widths_from_their_content_within_bounds() -> None:

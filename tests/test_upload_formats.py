@@ -287,3 +287,16 @@ def test_a_bomb_stores_nothing(storage):
         upload.store(storage, upload.Upload(io.BytesIO(gzip_bomb(256 * 1024**2)), "bomb.json"), 32 * 1024**2)
     assert storage.client.list_objects_v2(Bucket="formats").get("Contents", []) == []
     assert storage.client.list_multipart_uploads(Bucket="formats").get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("filename", ["mixed.jsonl", "mixed.json"])
+def test_json_lines_whose_lines_need_doubles_and_decimals_apart_are_refused(filename):
+    """The export reads all the lines one way: 1e400 needs Decimal, and Decimal cannot read an
+    exponent past its own (which doubles read as 0), so no way reads both; the second is refused."""
+    body = b'{"a": 1}\n[1e400]\n[1e-99999999999999999999]\n'
+    with pytest.raises(InvalidJSON) as raised:
+        received(body, filename)
+    assert raised.value.message == (
+        "Invalid JSON Lines at line 3, column 25 (byte 41): a number out of range."
+    )
+    assert received(body[: body.index(b"[1e-")], filename).format == "jsonl"  # 1e400 alone is fine

@@ -48,7 +48,7 @@ findings the row pass needs (which key goes to which column or child table) trav
 
 import sys
 from collections.abc import Callable, Collection, Iterator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from json import dumps
 from typing import Any, BinaryIO
 
@@ -101,10 +101,12 @@ def survey(
             return _survey(open_document, format, root, tokens, max_depth, use_float=True)
         except ijson.JSONError:
             return _survey(open_document, format, root, tokens, max_depth, use_float=False)
-    except ijson.JSONError as error:
-        # The API validates uploads, so this is a stored object gone bad. Only the parser's own error
-        # is the data's fault: anything else is a bug here and must not be blamed on the data.
-        raise NotTabular(f"The stored document cannot be read as JSON: {error}") from None
+    except (ijson.JSONError, InvalidOperation) as error:
+        # The API validates uploads, so this is a stored object gone bad (or stored before uploads
+        # had to read exactly: Decimal refuses 1e-99999999999999999999). Only the parsers' own
+        # errors are the data's fault: anything else is a bug here and must not blame the data.
+        reason = error if isinstance(error, ijson.JSONError) else "a number out of range"
+        raise NotTabular(f"The stored document cannot be read as JSON: {reason}") from None
 
 
 def rows(
