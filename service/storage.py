@@ -610,6 +610,18 @@ class DatasetWriter(ObjectWriter[Dataset]):
             self._format = format
             self.describe(content_type=CONTENT_TYPES[format], metadata={"format": format})
 
+    @property
+    def filename(self) -> str:
+        return self._filename
+
+    @filename.setter
+    def filename(self, filename: str) -> None:
+        if filename != self._filename:
+            self._filename = filename
+            self.describe(
+                content_type=CONTENT_TYPES[self._format], metadata=dataset_metadata(filename, self._format)
+            )
+
     def _stored(self, etag: str, size: int) -> Dataset:
         created = ids.created_at(self.dataset_id)
         return self._known.keep(Dataset(self.dataset_id, self._filename, size, created, etag, self._format))

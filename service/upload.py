@@ -45,9 +45,11 @@ class Upload:
 
 
 class Sink(Protocol):
-    """Where the checked bytes go (a storage writer), and the format they turned out to be."""
+    """Where the checked bytes go (a storage writer), the format they turned out to be, and the
+    name they are kept under."""
 
     format: str
+    filename: str
 
     def write(self, data: bytes) -> None: ...
 
@@ -73,6 +75,7 @@ def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
     encoding other than gzip, and InvalidJSON (saying where it broke) for anything that is neither
     one JSON text nor JSON Lines, or not UTF-8."""
     raw, gzipped = _decoded(sent, _received(sent, max_bytes), max_bytes)
+    sink.filename = inflated_name(sent.filename) if gzipped else sent.filename
     head, chunks = _peek(raw, decoding.SNIFF_BYTES)
     bom = len(codecs.BOM_UTF8) if decoding.require_utf8(head) == "utf-8-sig" else 0
     # The stream can be its own spool only if what the check sees is exactly what was read of it.
@@ -94,6 +97,14 @@ def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
     finally:
         if not in_place:
             spool.close()
+
+
+def inflated_name(filename: str) -> str:
+    """The name of a gzip upload's decompressed bytes, which is what is stored: ``data.json.gz``
+    gives ``data.json``, so the original downloads under a name that says what it holds."""
+    if not filename.lower().endswith(".gz"):
+        return filename
+    return filename[: -len(".gz")].rstrip() or DEFAULT_FILENAME
 
 
 def format_hint(sent: Upload) -> str | None:

@@ -210,9 +210,11 @@ def incompressible_records(megabytes: int, child_every: int = 0) -> bytes:
 
 
 class Collected(io.BytesIO):
-    """What ``upload.receive`` writes its checked bytes to in a test: a file that also takes a format."""
+    """What ``upload.receive`` writes its checked bytes to in a test: a file that also takes a
+    format and a name."""
 
     format = ""
+    filename = ""
 
 
 def readable(body: bytes) -> bool:

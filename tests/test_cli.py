@@ -848,7 +848,7 @@ def test_json_lines_and_gzip_files_are_stored_as_what_they_hold(tmp_path: Path, 
     assert run.status == 0, run.stderr
     as_lines, as_gzip = run.json()
     assert (as_lines["format"], as_lines["size"]) == ("jsonl", lines.stat().st_size)
-    assert (as_gzip["format"], as_gzip["size"]) == ("json", len(unpacked))
+    assert (as_gzip["format"], as_gzip["size"], as_gzip["filename"]) == ("json", len(unpacked), "packed.json")
     assert api_get(live_server, f"/datasets/{as_gzip['id']}/content/").content == unpacked
 
 

@@ -55,6 +55,23 @@ def test_gzip_raw_body_and_gzip_file_are_stored_decompressed(api):
     assert form.json()["format"] == "jsonl" and content(api, form.json()).content == RECORDS
 
 
+def test_a_gzip_file_is_kept_under_the_name_of_what_it_holds(api):
+    """Its bytes are stored decompressed, so ``people.jsonl.gz`` is kept as ``people.jsonl``: the
+    original downloads under a name that says what it is, and exports are named after it."""
+    files = {"file": ("people.jsonl.gz", gzip.compress(RECORDS), "application/gzip")}
+    dataset = requests.post(f"{api}/datasets/", files=files, timeout=30).json()
+    assert dataset["filename"] == "people.jsonl"
+    assert requests.get(f"{api}/datasets/{dataset['id']}/", timeout=30).json()["filename"] == "people.jsonl"
+    assert (
+        content(api, dataset).headers["Content-Disposition"].startswith("attachment; filename=people.jsonl")
+    )
+    csv = requests.get(f"{api}/datasets/{dataset['id']}/csv/", timeout=30)
+    assert "filename=people.csv" in csv.headers["Content-Disposition"].split("; ")
+    plain = upload_json(api, b"[1]", "not-gzip.json.gz").json()  # a name alone changes nothing
+    encoded = upload_json(api, gzip.compress(b"[1]"), "sent.json", headers={"Content-Encoding": "gzip"})
+    assert (plain["filename"], encoded.json()["filename"]) == ("not-gzip.json.gz", "sent.json")
+
+
 def test_encodings_other_than_gzip_and_gzip_on_a_form_are_415(api):
     before = len(all_datasets(api))
     message = assert_error(upload_json(api, b"[1]", headers={"Content-Encoding": "br"}), 415)
