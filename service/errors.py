@@ -30,6 +30,26 @@ class InvalidJSON(DatasetError):
     ) -> None:
         super().__init__(message)
         self.offset, self.line, self.reason = offset, line, reason
+        self.column, self.what = 0, "JSON"
+
+    @classmethod
+    def at(cls, what: str, line: int, column: int, offset: int, reason: str) -> "InvalidJSON":
+        """The refusal of byte ``offset``, at ``line`` and ``column``, of something that is not ``what``."""
+        refusal = cls(
+            f"Invalid {what} at line {line}, column {column} (byte {offset}): {reason}.",
+            offset=offset,
+            line=line,
+            reason=reason,
+        )
+        refusal.column, refusal.what = column, what
+        return refusal
+
+    def after(self, skipped: int) -> "InvalidJSON":
+        """The same refusal where ``skipped`` bytes came before the text (a byte-order mark, which
+        the stored bytes keep): the byte counts them, line 1's columns do not, as an editor shows it."""
+        if self.offset is None or self.line is None or not skipped:
+            return self
+        return InvalidJSON.at(self.what, self.line, self.column, self.offset + skipped, self.reason)
 
 
 class Unauthorized(DatasetError):

@@ -259,13 +259,7 @@ def invalid_at(spool: IO[bytes], offset: int, reason: str, what: str = "JSON") -
             line += newlines
             line_start = position + block.rindex(b"\n") + 1
         position += len(block)
-    column = offset - line_start + 1
-    return InvalidJSON(
-        f"Invalid {what} at line {line}, column {column} (byte {offset}): {reason}.",
-        offset=offset,
-        line=line,
-        reason=reason,
-    )
+    return InvalidJSON.at(what, line, offset - line_start + 1, offset, reason)
 
 
 def _reason(error: Exception) -> str:

@@ -83,17 +83,20 @@ def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
     spool = sent.stream if in_place else text_check.new_spool()
     hint = format_hint(sent)
     sink.format = hint or "json"
+    skip = bom
     try:
         document = _Document(spool, copy=not in_place, hint=hint)
         for chunk in chunks:
             sink.write(chunk)  # the bytes as uploaded (a BOM kept); the check reads past the BOM
-            text, bom = chunk[bom:], max(0, bom - len(chunk))
+            text, skip = chunk[skip:], max(0, skip - len(chunk))
             if text:
                 document.feed(text)
                 if document.format != sink.format:
                     sink.format = document.format
         document.finish()
         sink.format = document.format
+    except InvalidJSON as refusal:
+        raise refusal.after(bom) from None
     finally:
         if not in_place:
             spool.close()
