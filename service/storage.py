@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -179,7 +179,7 @@ class ObjectWriter(Generic[T]):
         self._content_type, self._metadata = content_type, dict(metadata)
         self._on_commit = on_commit
         self._parts_in_flight = parts_in_flight
-        self._buffer = bytearray()
+        self._buffer = _Pieces()
         self._upload_id: str | None = None
         self._parts: list[Future] = []
         self._slots = threading.BoundedSemaphore(parts_in_flight)
@@ -205,12 +205,10 @@ class ObjectWriter(Generic[T]):
         ``parts_in_flight`` are on their way). StorageUnavailable if a part failed."""
         if not self._open:
             raise RuntimeError("write after commit or abort")
-        self._buffer += data
+        self._buffer.add(data)
         self.size += len(data)
-        while len(self._buffer) >= PART_SIZE:
-            part = bytes(memoryview(self._buffer)[:PART_SIZE])
-            del self._buffer[:PART_SIZE]
-            self._send(part)
+        while self._buffer.size >= PART_SIZE:
+            self._send(self._buffer.take(PART_SIZE))
 
     def commit(self) -> T:
         """Make the object whole and visible, and return what ``on_commit`` makes of it."""
@@ -221,13 +219,13 @@ class ObjectWriter(Generic[T]):
                 etag = self._client.put_object(
                     Bucket=self._bucket,
                     Key=self.key,
-                    Body=bytes(self._buffer),
+                    Body=self._buffer.take(self._buffer.size),
                     ContentType=self._content_type,
                     Metadata=self._metadata,
                 )["ETag"]
             else:
-                if self._buffer:
-                    self._send(bytes(self._buffer))
+                if self._buffer.size:
+                    self._send(self._buffer.take(self._buffer.size))
                 numbered = enumerate(self._parts, start=1)
                 parts = [{"PartNumber": number, "ETag": part.result()} for number, part in numbered]
                 etag = self._client.complete_multipart_upload(
@@ -297,9 +295,38 @@ class ObjectWriter(Generic[T]):
 
     def _close(self) -> None:
         self._open = False
-        self._buffer = bytearray()
+        self._buffer = _Pieces()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+class _Pieces:
+    """Bytes gathered for a part: the pieces as written, joined once when a part is taken (one copy,
+    where a growing bytearray copies each piece in, then the part out, then moves the rest)."""
+
+    def __init__(self) -> None:
+        self._pieces: deque[bytes] = deque()
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        # Kept as given, so a buffer the caller may reuse is copied now.
+        self._pieces.append(data if type(data) is bytes else bytes(data))
+        self.size += len(data)
+
+    def take(self, size: int) -> bytes:
+        """The first ``size`` bytes (at most all there are); the rest stays. Only a piece cut by
+        the part's end is copied twice: its rest is kept, its head joined through a view."""
+        taken: list[bytes | memoryview] = []
+        wanted = min(size, self.size)
+        self.size -= wanted
+        while wanted:
+            piece = self._pieces.popleft()
+            if len(piece) > wanted:
+                self._pieces.appendleft(bytes(piece[wanted:]))
+                piece = memoryview(piece)[:wanted]
+            taken.append(piece)
+            wanted -= len(piece)
+        return b"".join(taken)
 
 
 class _MetadataCache:

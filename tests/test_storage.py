@@ -1,6 +1,8 @@
 """The storage module on moto's in-process S3: keys, metadata, writers, pages, caches, failures."""
 
 import io
+import itertools
+import os
 import threading
 import time
 
@@ -359,3 +361,16 @@ def test_a_listing_never_serves_metadata_for_other_bytes(storage):
     assert [(item.filename, item.size) for item in listed] == [("after.json", 6)]
     storage.delete(dataset.id)
     assert storage.list(10) == ([], None)
+
+
+def test_parts_keep_every_byte_in_order_whatever_the_sizes_written(storage):
+    body = os.urandom(2 * PART_SIZE + 12345)
+    sizes = itertools.cycle([1, 777_777, 3 * 1024**2 + 1, PART_SIZE, 0, 5])
+    with storage.dataset_writer("odd.bin") as writer:
+        start = 0
+        while start < len(body):
+            end = start + next(sizes)
+            writer.write(bytearray(body[start:end]))  # a buffer the caller may reuse, too
+            start = end
+        dataset = writer.commit()
+    assert storage.open_content(dataset.id).read() == body
