@@ -116,8 +116,8 @@ class TextCheck:
             if self._guard is not None and self._guard is not self.parser:
                 self._guard.track(chunk)
             self.parser.feed(chunk)
-        except json_syntax.Invalid:
-            raise _locate_syntax_error(spool, start) from None
+        except json_syntax.Invalid as refused:
+            raise _locate_syntax_error(spool, start, refused.consumed) from None
         except _PARSER_ERRORS as error:
             _raise_unless_refusal(error)
             if self.parser.exact:
@@ -206,19 +206,37 @@ def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
     return _refusal_in_chunk(parser, spool, chunk_start)
 
 
-def _locate_syntax_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+def _locate_syntax_error(spool: IO[bytes], chunk_start: int, consumed: int | None = None) -> InvalidJSON:
     """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
-    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast."""
+    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast.
+
+    ``consumed``, what yajl said it took of the refused chunk, lets all but the last bytes before
+    it go in one piece: fed a byte at a time, yajl lexes a token it holds again for every byte, so
+    a refusal after a string of 250 KB took 10 s that way. Should it refuse before (the hint was
+    wrong), the chunk goes a byte at a time from its start."""
     check = json_syntax.SyntaxCheck()
     _replay(check, spool, chunk_start)  # took it before
-    return _refusal_in_chunk(check, spool, chunk_start)
+    lead = max(0, (consumed or 0) - _BYTE_BY_BYTE)
+    try:
+        return _refusal_in_chunk(check, spool, chunk_start, lead)
+    except json_syntax.Invalid:
+        return _locate_syntax_error(spool, chunk_start)
 
 
-def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int) -> InvalidJSON:
-    """Feed ``parser``, which took everything before ``chunk_start``, the chunk there a byte at a
-    time, and name the byte it refuses."""
+_BYTE_BY_BYTE = 64
+"""Bytes before what yajl says it took of a refused chunk that are fed one at a time."""
+
+
+def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int, lead: int = 0) -> InvalidJSON:
+    """Feed ``parser``, which took everything before ``chunk_start``, the first ``lead`` bytes of
+    the chunk there at once (raising if it refuses them), then the rest a byte at a time, and name
+    the byte it refuses."""
     chunk = spool.read(CHUNK_SIZE)  # the block that was refused
-    for index in range(len(chunk)):
+    if _FORM_FEED in chunk[:lead]:
+        lead = 0
+    if lead:
+        parser.feed(chunk[:lead])
+    for index in range(lead, len(chunk)):
         byte = chunk[index : index + 1]
         if byte == _FORM_FEED:
             return invalid_at(spool, chunk_start + index, "a form feed is not JSON whitespace")

@@ -9,7 +9,7 @@ from pathlib import Path
 import ijson
 import pytest
 
-from service import json_syntax, upload
+from service import json_syntax, text_check, upload
 from service.errors import InvalidJSON
 from tests import probes
 from tests.probes import Collected, readable
@@ -188,7 +188,7 @@ def test_errors_read_the_same_with_or_without_the_fast_check(monkeypatch):
 
 FAILING_BOOKKEEPING = """
 import io, sys
-from service import json_syntax, upload
+from service import json_syntax, text_check, upload
 
 class Exhausted(dict):
     def __setitem__(self, key, value):
@@ -244,3 +244,21 @@ def test_failing_allocator_bookkeeping_never_reaches_yajl(tmp_path):
 def test_the_validator_in_use_is_named():
     assert json_syntax.VALIDATOR.startswith("yajl 2.")
     assert "ijson" in json_syntax.VALIDATOR
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'["' + b"a" * 20_000 + b'"\\x]',  # a lexical error right after a long string
+        b'{"k": "' + b"b" * 20_000 + b'" "c"}',  # a token where a comma belongs
+        b"[1,]" + b" " * 1_000,  # the refusal long before the end: a hint past it must not mislead
+        b"[" + b"1," * 1_000 + b"]",
+    ],
+)
+def test_a_refusal_is_located_alike_however_far_yajls_count_points(body):
+    """yajl's count of what it took of a refused chunk lets the locating feed most of the chunk at
+    once (fed a byte at a time, yajl lexes a long token it holds again per byte: 10 s after a 250 KB
+    string); the answer is the byte-at-a-time one whatever the count says."""
+    truth = text_check._locate_syntax_error(io.BytesIO(body), 0)  # a byte at a time
+    for hint in (None, 0, 70, len(body) // 2, len(body) - 1, len(body)):
+        assert text_check._locate_syntax_error(io.BytesIO(body), 0, hint).message == truth.message
