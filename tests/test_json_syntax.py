@@ -262,3 +262,16 @@ def test_a_refusal_is_located_alike_however_far_yajls_count_points(body):
     truth = text_check._locate_syntax_error(io.BytesIO(body), 0)  # a byte at a time
     for hint in (None, 0, 70, len(body) // 2, len(body) - 1, len(body)):
         assert text_check._locate_syntax_error(io.BytesIO(body), 0, hint).message == truth.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'["' + b"a" * 20_000 + b'", \x0c 1]',  # a form feed after a long string
+        b"[1,]  \x0c",  # a refusal before the form feed: that one is named
+        b'{"k": "\\x"} \x0c',  # an escape the exact parser refuses, then a form feed
+    ],
+)
+def test_a_form_feed_is_located_alike_when_the_bytes_before_it_go_at_once(body):
+    truth = text_check._locate_error(io.BytesIO(body), 0, to_form_feed=False)  # a byte at a time
+    assert text_check._locate_error(io.BytesIO(body), 0).message == truth.message
