@@ -270,8 +270,13 @@ def test_a_refusal_is_located_alike_however_far_yajls_count_points(body):
         b'["' + b"a" * 20_000 + b'", \x0c 1]',  # a form feed after a long string
         b"[1,]  \x0c",  # a refusal before the form feed: that one is named
         b'{"k": "\\x"} \x0c',  # an escape the exact parser refuses, then a form feed
+        b'["\\udc00' + b"a" * 20_000 + b'"]',  # a lone surrogate: refused where its long string ends
+        b'["' + b"b" * 20_000 + b'\xed\xa0\x80"]',  # a surrogate in UTF-8, at a long string's end
+        b'{"' + b"k" * 2_000 + b'": 1e-99999999999999999999}',  # past Decimal's exponents
     ],
 )
-def test_a_form_feed_is_located_alike_when_the_bytes_before_it_go_at_once(body):
-    truth = text_check._locate_error(io.BytesIO(body), 0, to_form_feed=False)  # a byte at a time
+def test_the_exact_parsers_refusal_is_located_alike_when_the_chunk_goes_in_pieces(body):
+    """The exact parser takes a refused chunk in pieces, and a byte at a time only in the piece it
+    refused: the answer is the one a byte at a time from the start gives."""
+    truth = text_check._refusal_in_chunk(text_check._Parser(), io.BytesIO(body), 0)
     assert text_check._locate_error(io.BytesIO(body), 0).message == truth.message
