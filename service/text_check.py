@@ -40,6 +40,7 @@ _PARSER_ERRORS = (
 _DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
 EMPTY = "the body is empty"
 ONLY_WHITESPACE = "there is no JSON text in it, only whitespace"
+OPEN_STRING = "parse error: trailing garbage, a string after the JSON text that is never closed"
 _WHITESPACE = b" \t\r\n"
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 TOO_LARGE = (
@@ -93,6 +94,7 @@ class TextCheck:
         # The fast check goes on parsing after ijson takes over, to bound the memory both need.
         self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
         self.size = 0
+        self._in_string, self._escaped = False, False  # after the bytes taken: json_syntax.string_state
 
     def __enter__(self) -> "TextCheck":
         return self
@@ -125,6 +127,7 @@ class TextCheck:
             self.parser = _successor_after(spool, self.size)
         except json_syntax.TooLarge:
             raise invalid_at(spool, self.size, TOO_LARGE) from None
+        self._in_string, self._escaped = json_syntax.string_state(chunk, self._in_string, self._escaped)
 
     def finish(self) -> None:
         if self.size == 0:
@@ -136,6 +139,8 @@ class TextCheck:
             if all(not block.strip(_WHITESPACE) for block in spooled_blocks(self.spool, self.size)):
                 raise invalid_at(self.spool, self.size, ONLY_WHITESPACE) from None
             raise
+        if self._in_string:  # yajl and ijson say nothing of it
+            raise invalid_at(self.spool, self.size, OPEN_STRING)
 
 
 def new_spool() -> IO[bytes]:

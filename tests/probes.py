@@ -218,14 +218,23 @@ class Collected(io.BytesIO):
 
 
 def readable(body: bytes) -> bool:
-    """Whether every export reads ``body``: ijson reading numbers exactly (Decimal and unbounded
-    int), as the CSV export does (the workbook tries doubles first, and this way when they fail);
-    after a UTF-8 byte-order mark, which the contract has the export ignore."""
+    """Whether every export reads ``body``, and it is one JSON text: ijson reading numbers exactly
+    (Decimal and unbounded int), as the CSV export does (the workbook tries doubles first, and
+    this way when they fail); after a UTF-8 byte-order mark, which the contract has the export
+    ignore. ijson (yajl) says nothing of a string left open after a whole value (``[1] "abc``),
+    which the standard library's parser calls extra data."""
+    text = body.removeprefix(codecs.BOM_UTF8)
     try:
-        for _event in ijson.basic_parse(io.BytesIO(body.removeprefix(codecs.BOM_UTF8)), use_float=False):
+        for _event in ijson.basic_parse(io.BytesIO(text), use_float=False):
             pass
     except Exception:  # whatever it raises, it does not read it
         return False
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return error.msg != "Extra data"
+    except (RecursionError, ValueError):  # deeper than Python recurses; ijson read it
+        return True
     return True
 
 

@@ -280,3 +280,24 @@ def test_the_exact_parsers_refusal_is_located_alike_when_the_chunk_goes_in_piece
     refused: the answer is the one a byte at a time from the start gives."""
     truth = text_check._refusal_in_chunk(text_check._Parser(), io.BytesIO(body), 0)
     assert text_check._locate_error(io.BytesIO(body), 0).message == truth.message
+
+
+@pytest.mark.parametrize("tail", [b'"abc', b'"ab\\', b'"a\\"b', b'"', b'"\\\\\\"'])
+def test_a_string_left_open_after_the_text_is_refused(tail):
+    """yajl, so ijson, says nothing of a string still open after a whole value (``[1] "abc``): it
+    is not one JSON text, and must be refused like any other trailing garbage."""
+    for head in (b"[1] ", json.dumps(["x" * 90] * 3000).encode() + b" "):  # short, and past a chunk
+        message = verdict(head + tail)
+        assert f"(byte {len(head + tail)}): parse error: trailing garbage" in message, message
+
+
+def test_escapes_cut_by_a_chunk_boundary_leave_strings_as_they_are():
+    """The open-string check counts quotes less escaped ones, chunk by chunk: a backslash that ends
+    one chunk escapes the first byte of the next."""
+    for escape in (b'\\"', b"\\\\", b'\\\\\\"', b"\\\\\\\\"):
+        for cut in range(-3, 4):
+            padding = upload.CHUNK_SIZE - 2 + cut  # the escape starts near the chunk boundary
+            body = b'["' + b"a" * padding + escape + b'b", "c"]'
+            kept = Collected()
+            upload.receive(upload.Upload(io.BytesIO(body), "data.json"), 10**9, kept)
+            assert kept.format == "json", (escape, cut)  # one text, not refused and read as lines
