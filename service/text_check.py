@@ -2,8 +2,10 @@
 located to the byte, with its line and column.
 
 yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
-invalid UTF-8. Its one leniency is accepting a form feed as whitespace; a raw form feed can
-never appear in valid JSON (inside strings it must be escaped), so any 0x0C byte is rejected here.
+invalid UTF-8. It has two leniencies, both closed here: it takes a form feed for whitespace (a
+raw form feed can never appear in valid JSON, so any 0x0C byte is rejected), and it says nothing
+of a string left open after a whole value (``[1] "abc``), so the check follows whether the bytes
+end inside a string (``json_syntax.string_state``).
 
 Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
 documents the exact parser accepts; when it refuses, the exact parser (ijson reading numbers as
