@@ -67,12 +67,7 @@ class Refused(Exception):
 
 class Invalid(Refused):
     """yajl itself refused the bytes, so ijson, on the same yajl, refuses them at the same byte:
-    a ``SyntaxCheck`` finds it without ijson's slower replay. ``consumed``: how much of the chunk
-    it refused yajl says it took, a hint of where the refused byte is (at most a token away)."""
-
-    def __init__(self, reason: str, consumed: int | None = None) -> None:
-        super().__init__(reason)
-        self.consumed = consumed
+    a ``SyntaxCheck`` finds it without ijson's slower replay."""
 
 
 def _extension_of(backend: ModuleType) -> str | None:
@@ -115,8 +110,6 @@ def _load_yajl() -> tuple[ctypes.CDLL | None, str]:
     library.yajl_get_error.restype = ctypes.c_void_p
     library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    library.yajl_get_bytes_consumed.restype = ctypes.c_size_t
-    library.yajl_get_bytes_consumed.argtypes = [ctypes.c_void_p]
     library.yajl_config.argtypes = [ctypes.c_void_p, ctypes.c_int]  # variadic: the fixed ones only
     major, minor, micro = version // 10000, version // 100 % 100, version % 100
     return library, f"yajl {major}.{minor}.{micro} direct (the one ijson's yajl2_c extension uses)"
@@ -233,20 +226,17 @@ class SyntaxCheck:
         if multiple_values:
             _yajl.yajl_config(self._handle, _ALLOW_MULTIPLE_VALUES, ctypes.c_int(1))
         self._parsing = True
-        self._consumed: int | None = None  # of the chunk refused
 
     def feed(self, chunk: bytes) -> None:
         self.track(chunk)
         if not self._parsing:
-            raise Invalid(self._error(), self._consumed)
+            raise Invalid(self._error())
 
     def track(self, chunk: bytes) -> None:
         """Parse ``chunk`` for the memory it takes, also once the exact parser decides: ijson
         runs the same yajl, so it holds what this one holds. Raises TooLarge, never Invalid."""
         if self._parsing:
             self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
-            if not self._parsing:
-                self._consumed = _yajl.yajl_get_bytes_consumed(self._handle)
             if self._memory.held > MAX_PARSER_MEMORY and not self._memory.lost:
                 raise TooLarge
 

@@ -18,7 +18,7 @@ breaks off half-way, and a JSON Lines body never needs doubles for one line and 
 import collections
 import decimal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 import ijson
@@ -120,8 +120,8 @@ class TextCheck:
             if self._guard is not None and self._guard is not self.parser:
                 self._guard.track(chunk)
             self.parser.feed(chunk)
-        except json_syntax.Invalid as refused:
-            raise _locate_syntax_error(spool, start, refused.consumed) from None
+        except json_syntax.Invalid:
+            raise _locate_syntax_error(spool, start) from None
         except _PARSER_ERRORS as error:
             _raise_unless_refusal(error)
             if self.parser.exact:
@@ -200,19 +200,31 @@ def _replay(parser: _AnyParser, spool: IO[bytes], end: int) -> int | None:
 
 
 def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
-    """Find the byte where the chunk starting at ``chunk_start`` broke the document.
+    """Find the byte where the chunk starting at ``chunk_start`` broke the document, as the exact
+    parser sees it (see ``_located``)."""
+    return _located(_Parser, spool, chunk_start)
+
+
+def _locate_syntax_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+    """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
+    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast."""
+    return _located(json_syntax.SyntaxCheck, spool, chunk_start)
+
+
+def _located(new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+    """The refusal, by parsers ``new_parser`` makes, of the chunk starting at ``chunk_start``.
 
     Only runs on the error path: the good prefix is parsed again, then the failing chunk in
-    pieces, by the exact parser and by a twin a piece behind it, which takes the piece the parser
-    refused a byte at a time: the position is exact to the byte yajl stopped at. (Fed a byte at a
-    time from the chunk's start, yajl lexes a token it holds again for every byte: 10 s after a
-    string of 250 KB.) The pieces stop at a form feed, which yajl would take for whitespace.
-    Should the exact parser refuse the prefix already, the error is in the block it refused.
+    pieces, by one parser and by a twin a piece behind it, which takes the piece the first refused
+    a byte at a time: the position is exact to the byte yajl stopped at. (Fed a byte at a time
+    from the chunk's start, yajl lexes a token it holds again for every byte: 10 s after a string
+    of 250 KB.) The pieces stop at a form feed, which yajl would take for whitespace. Should the
+    prefix be refused already, the error is in the block that was.
     """
-    parser, twin = _Parser(), _Parser()
+    parser, twin = new_parser(), new_parser()
     refused_at = _replay(_Twins(parser, twin), spool, chunk_start)
     if refused_at is not None:
-        return _locate_error(spool, refused_at)
+        return _located(new_parser, spool, refused_at)
     chunk = spool.read(CHUNK_SIZE)
     form_feed = chunk.find(_FORM_FEED)
     end = len(chunk) if form_feed == -1 else form_feed
@@ -225,8 +237,7 @@ def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
             end = start
             break
         twin.feed(piece)
-    spool.seek(chunk_start + end)
-    return _refusal_in_chunk(twin, spool, chunk_start + end)
+    return _refusal_in(twin, spool, chunk_start + end, chunk[end:])
 
 
 _PIECE = 512
@@ -237,7 +248,7 @@ is then lexed again once a piece, and a byte at a time only within one piece."""
 class _Twins:
     """Two parsers fed the same bytes."""
 
-    def __init__(self, *parsers: _Parser) -> None:
+    def __init__(self, *parsers: _AnyParser) -> None:
         self._parsers = parsers
 
     def feed(self, chunk: bytes) -> None:
@@ -245,46 +256,19 @@ class _Twins:
             parser.feed(chunk)
 
 
-def _locate_syntax_error(spool: IO[bytes], chunk_start: int, consumed: int | None = None) -> InvalidJSON:
-    """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
-    same byte for the same reason, so yajl alone parses the prefix again, ten times as fast.
-
-    ``consumed``, what yajl said it took of the refused chunk, lets all but the last bytes before
-    it go in one piece: fed a byte at a time, yajl lexes a token it holds again for every byte, so
-    a refusal after a string of 250 KB took 10 s that way. Should it refuse before (the hint was
-    wrong), the chunk goes a byte at a time from its start."""
-    check = json_syntax.SyntaxCheck()
-    _replay(check, spool, chunk_start)  # took it before
-    lead = max(0, (consumed or 0) - _BYTE_BY_BYTE)
-    try:
-        return _refusal_in_chunk(check, spool, chunk_start, lead)
-    except json_syntax.Invalid:
-        return _locate_syntax_error(spool, chunk_start)
-
-
-_BYTE_BY_BYTE = 64
-"""Bytes before what yajl says it took of a refused chunk that are fed one at a time."""
-
-
-def _refusal_in_chunk(parser: _AnyParser, spool: IO[bytes], chunk_start: int, lead: int = 0) -> InvalidJSON:
-    """Feed ``parser``, which took everything before ``chunk_start``, the first ``lead`` bytes of
-    the chunk there at once (raising if it refuses them), then the rest a byte at a time, and name
-    the byte it refuses."""
-    chunk = spool.read(CHUNK_SIZE)  # the block that was refused
-    if _FORM_FEED in chunk[:lead]:
-        lead = 0
-    if lead:
-        parser.feed(chunk[:lead])
-    for index in range(lead, len(chunk)):
-        byte = chunk[index : index + 1]
+def _refusal_in(parser: _AnyParser, spool: IO[bytes], offset: int, data: bytes) -> InvalidJSON:
+    """Feed ``parser``, which took everything before ``offset``, ``data`` (the bytes there) a byte
+    at a time, and name the byte it refuses."""
+    for index in range(len(data)):
+        byte = data[index : index + 1]
         if byte == _FORM_FEED:
-            return invalid_at(spool, chunk_start + index, "a form feed is not JSON whitespace")
+            return invalid_at(spool, offset + index, "a form feed is not JSON whitespace")
         try:
             parser.feed(byte)
         except _PARSER_ERRORS as error:
             _raise_unless_refusal(error)
-            return invalid_at(spool, chunk_start + index, _reason(error))
-    return invalid_at(spool, chunk_start + len(chunk), "unexpected data")
+            return invalid_at(spool, offset + index, _reason(error))
+    return invalid_at(spool, offset + len(data), "unexpected data")
 
 
 def refused_by_parser(error: BaseException) -> bool:

@@ -246,40 +246,33 @@ def test_the_validator_in_use_is_named():
     assert "ijson" in json_syntax.VALIDATOR
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'["' + b"a" * 20_000 + b'"\\x]',  # a lexical error right after a long string
-        b'{"k": "' + b"b" * 20_000 + b'" "c"}',  # a token where a comma belongs
-        b"[1,]" + b" " * 1_000,  # the refusal long before the end: a hint past it must not mislead
-        b"[" + b"1," * 1_000 + b"]",
-    ],
-)
-def test_a_refusal_is_located_alike_however_far_yajls_count_points(body):
-    """yajl's count of what it took of a refused chunk lets the locating feed most of the chunk at
-    once (fed a byte at a time, yajl lexes a long token it holds again per byte: 10 s after a 250 KB
-    string); the answer is the byte-at-a-time one whatever the count says."""
-    truth = text_check._locate_syntax_error(io.BytesIO(body), 0)  # a byte at a time
-    for hint in (None, 0, 70, len(body) // 2, len(body) - 1, len(body)):
-        assert text_check._locate_syntax_error(io.BytesIO(body), 0, hint).message == truth.message
+SYNTAX_REFUSALS = [
+    b'["' + b"a" * 20_000 + b'"\\x]',  # a lexical error right after a long string
+    b'{"k": "' + b"b" * 20_000 + b'" "c"}',  # a token where a comma belongs
+    b"[1,]" + b" " * 1_000,  # the refusal long before the end of the chunk
+    b"[" + b"1," * 1_000 + b"]",
+]
+EXACT_REFUSALS = [
+    b'["' + b"a" * 20_000 + b'", \x0c 1]',  # a form feed after a long string
+    b"[1,]  \x0c",  # a refusal before the form feed: that one is named
+    b'{"k": "\\x"} \x0c',  # an escape the exact parser refuses, then a form feed
+    b'["\\udc00' + b"a" * 20_000 + b'"]',  # a lone surrogate: refused where its long string ends
+    b'["' + b"b" * 20_000 + b'\xed\xa0\x80"]',  # a surrogate in UTF-8, at a long string's end
+    b'{"' + b"k" * 2_000 + b'": 1e-99999999999999999999}',  # past Decimal's exponents
+]
 
 
 @pytest.mark.parametrize(
-    "body",
-    [
-        b'["' + b"a" * 20_000 + b'", \x0c 1]',  # a form feed after a long string
-        b"[1,]  \x0c",  # a refusal before the form feed: that one is named
-        b'{"k": "\\x"} \x0c',  # an escape the exact parser refuses, then a form feed
-        b'["\\udc00' + b"a" * 20_000 + b'"]',  # a lone surrogate: refused where its long string ends
-        b'["' + b"b" * 20_000 + b'\xed\xa0\x80"]',  # a surrogate in UTF-8, at a long string's end
-        b'{"' + b"k" * 2_000 + b'": 1e-99999999999999999999}',  # past Decimal's exponents
-    ],
+    ("locate", "new_parser", "body"),
+    [(text_check._locate_syntax_error, json_syntax.SyntaxCheck, body) for body in SYNTAX_REFUSALS]
+    + [(text_check._locate_error, text_check._Parser, body) for body in EXACT_REFUSALS],
 )
-def test_the_exact_parsers_refusal_is_located_alike_when_the_chunk_goes_in_pieces(body):
-    """The exact parser takes a refused chunk in pieces, and a byte at a time only in the piece it
-    refused: the answer is the one a byte at a time from the start gives."""
-    truth = text_check._refusal_in_chunk(text_check._Parser(), io.BytesIO(body), 0)
-    assert text_check._locate_error(io.BytesIO(body), 0).message == truth.message
+def test_a_refusal_is_located_alike_when_the_chunk_goes_in_pieces(locate, new_parser, body):
+    """A refused chunk goes in pieces, and a byte at a time only in the piece refused (fed a byte
+    at a time, yajl lexes a long token it holds again per byte: 10 s after a 250 KB string): the
+    answer is the one a byte at a time from the start gives."""
+    truth = text_check._refusal_in(new_parser(), io.BytesIO(body), 0, body)
+    assert locate(io.BytesIO(body), 0).message == truth.message
 
 
 @pytest.mark.parametrize("tail", [b'"abc', b'"ab\\', b'"a\\"b', b'"', b'"\\\\\\"'])
