@@ -635,7 +635,7 @@ class DatasetWriter(ObjectWriter[Dataset]):
     def format(self, format: str) -> None:
         if format != self._format:
             self._format = format
-            self.describe(content_type=CONTENT_TYPES[format], metadata={"format": format})
+            self._describe()
 
     @property
     def filename(self) -> str:
@@ -645,9 +645,13 @@ class DatasetWriter(ObjectWriter[Dataset]):
     def filename(self, filename: str) -> None:
         if filename != self._filename:
             self._filename = filename
-            self.describe(
-                content_type=CONTENT_TYPES[self._format], metadata=dataset_metadata(filename, self._format)
-            )
+            self._describe()
+
+    def _describe(self) -> None:
+        """The object says what the upload turned out to be: its name and format."""
+        self.describe(
+            content_type=CONTENT_TYPES[self._format], metadata=dataset_metadata(self._filename, self._format)
+        )
 
     def _stored(self, etag: str, size: int) -> Dataset:
         created = ids.created_at(self.dataset_id)
