@@ -41,11 +41,14 @@ _LONG_EXPONENT = 16
 # Bytes of the stream so far that are checked again with the next chunk: the longest pattern.
 _OVERLAP = _LONG_DIGITS
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-# Digits become "0", exponent letters "e" and signs "s"; then plain substring searches (C speed)
-# find the long numbers. Other bytes stay as they are: they can only add false alarms.
-_NUMBER_SHAPE = bytes.maketrans(b"0123456789eE+-", b"0000000000eess")
+# Digits and signs become "0", exponent letters "e"; then plain substring searches (C speed) find
+# the long numbers, one search for an exponent with a sign or without. Other bytes stay as they
+# are, and a sign counted as a digit, these can only add false alarms (a 15-digit exponent after
+# its sign, 600 dashes in a row).
+_NUMBER_SHAPE = bytes.maketrans(b"0123456789+-eE", b"000000000000ee")
 _LONG_DIGIT_RUN = b"0" * _LONG_DIGITS
-_LONG_EXPONENTS = (b"e" + b"0" * _LONG_EXPONENT, b"es" + b"0" * _LONG_EXPONENT)
+_LONG_EXPONENT_SHAPE = b"e" + b"0" * _LONG_EXPONENT
+OPEN_STRING = "parse error: trailing garbage, a string after the JSON text that is never closed"
 _BEFORE_A_NUMBER = frozenset(b" \t\r\n[,:")
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 # Lead bytes yajl lets through that no valid UTF-8 has (overlong two-byte forms; past U+10FFFF).
@@ -225,6 +228,7 @@ class SyntaxCheck:
         weakref.finalize(self, _free_handle, self._handle, memory)
         if multiple_values:
             _yajl.yajl_config(self._handle, _ALLOW_MULTIPLE_VALUES, ctypes.c_int(1))
+        self._one_text = not multiple_values
         self._parsing = True
 
     def feed(self, chunk: bytes) -> None:
@@ -241,9 +245,15 @@ class SyntaxCheck:
                 raise TooLarge
 
     def close(self) -> None:
-        """The document must be one whole value."""
+        """The document must be one whole value (or whole values, one after another)."""
         if not self._parsing or _yajl.yajl_complete_parse(self._handle) != _YAJL_OK:
             raise Invalid(self._error())
+        # yajl's end feeds it a space, which ends a number or a word but goes into a string: a
+        # string left open after the one value (``[1] "abc``) passes unremarked. A quote now
+        # closes such a string, which yajl then calls trailing garbage; with none open it only
+        # begins one. (Among many values, that string is just one more, but unfinished.)
+        if self._one_text and _yajl.yajl_parse(self._handle, b'"', 1) != _YAJL_OK:
+            raise Invalid(OPEN_STRING)
 
     def _error(self) -> str:
         """yajl's reason for refusing: "parse error: premature EOF" and a pointer below it."""
@@ -276,8 +286,9 @@ def string_state(data: bytes, inside: bool, escaped: bool) -> tuple[bool, bool]:
     state before ``data``: quotes counted at C speed, less the escaped ones. Only for bytes yajl
     took, where a backslash stands only in a string, and escapes the next byte unless escaped.
 
-    yajl (so ijson) ends a document whose one value is complete without a word for a string left
-    open after it (``[1] "abc``: its end flushes numbers and words, not strings): ask this."""
+    ijson ends a document whose one value is complete without a word for a string left open
+    after it (``[1] "abc``), as yajl does (see ``SyntaxCheck.close``). Where no yajl is loaded,
+    ask this as the chunks go by."""
     if not data:
         return inside, escaped
     if escaped:
@@ -328,16 +339,15 @@ def _suspect(window: bytes) -> bool:
     if b"\\" in window and _SURROGATE_ESCAPE.search(window):  # no escape at all: a quick search
         return True
     shape = window.translate(_NUMBER_SHAPE)
-    if _LONG_EXPONENTS[0][1:] not in shape:  # no run of 16 digits, so no long number
+    if _LONG_DIGIT_RUN[:_LONG_EXPONENT] not in shape:  # no run of 16 digits, so no long number
         return False
     if _LONG_DIGIT_RUN in shape:
         return True
-    for pattern in _LONG_EXPONENTS:
-        hit = shape.find(pattern)
-        while hit != -1:
-            if _ends_a_mantissa(shape, hit):
-                return True
-            hit = shape.find(pattern, hit + 1)
+    hit = shape.find(_LONG_EXPONENT_SHAPE)
+    while hit != -1:
+        if _ends_a_mantissa(shape, hit):
+            return True
+        hit = shape.find(_LONG_EXPONENT_SHAPE, hit + 1)
     return False
 
 
@@ -345,8 +355,6 @@ def _ends_a_mantissa(shape: bytes, end: int) -> bool:
     """Whether what comes before ``end`` can be a number's mantissa, rather than, say, the
     digits before an "e" in a hexadecimal string ("7e749035..."), which are common."""
     start = end
-    while start and shape[start - 1] in b"0.":
-        start -= 1
-    if start and shape[start - 1] == ord("s"):
+    while start and shape[start - 1] in b"0.":  # digits, a point, a sign
         start -= 1
     return start == 0 or shape[start - 1] in _BEFORE_A_NUMBER

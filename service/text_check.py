@@ -4,8 +4,9 @@ located to the byte, with its line and column.
 yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
 invalid UTF-8. It has two leniencies, both closed here: it takes a form feed for whitespace (a
 raw form feed can never appear in valid JSON, so any 0x0C byte is rejected), and it says nothing
-of a string left open after a whole value (``[1] "abc``), so the check follows whether the bytes
-end inside a string (``json_syntax.string_state``).
+of a string left open after a whole value (``[1] "abc``): ``json_syntax.SyntaxCheck.close`` asks
+yajl, and where no yajl is loaded the check follows whether the bytes end inside a string
+(``json_syntax.string_state``).
 
 Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
 documents the exact parser accepts; when it refuses, the exact parser (ijson reading numbers as
@@ -42,7 +43,6 @@ _PARSER_ERRORS = (
 _DIGIT_LIMIT = "integer string conversion"  # in the ValueError of int() past sys.get_int_max_str_digits()
 EMPTY = "the body is empty"
 ONLY_WHITESPACE = "there is no JSON text in it, only whitespace"
-OPEN_STRING = "parse error: trailing garbage, a string after the JSON text that is never closed"
 _WHITESPACE = b" \t\r\n"
 # What yajl holds for one value grows with it (json_syntax.MAX_PARSER_MEMORY bounds it).
 TOO_LARGE = (
@@ -96,7 +96,8 @@ class TextCheck:
         # The fast check goes on parsing after ijson takes over, to bound the memory both need.
         self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
         self.size = 0
-        self._in_string, self._escaped = False, False  # after the bytes taken: json_syntax.string_state
+        # Without yajl, whether the bytes taken end inside a string: json_syntax.string_state.
+        self._in_string, self._escaped = False, False
 
     def __enter__(self) -> "TextCheck":
         return self
@@ -129,20 +130,23 @@ class TextCheck:
             self.parser = _successor_after(spool, self.size)
         except json_syntax.TooLarge:
             raise invalid_at(spool, self.size, TOO_LARGE) from None
-        self._in_string, self._escaped = json_syntax.string_state(chunk, self._in_string, self._escaped)
+        if self._guard is None:
+            self._in_string, self._escaped = json_syntax.string_state(chunk, self._in_string, self._escaped)
 
     def finish(self) -> None:
         if self.size == 0:
             raise invalid_at(self.spool, 0, EMPTY)
         try:
             _finish(self.parser, self.spool, self.size)
+            if self._guard is not None and self._guard is not self.parser:
+                _finish(self._guard, self.spool, self.size)  # for a string left open at the end
         except InvalidJSON:
             # yajl's "premature EOF" would blame a text that never began.
             if all(not block.strip(_WHITESPACE) for block in spooled_blocks(self.spool, self.size)):
                 raise invalid_at(self.spool, self.size, ONLY_WHITESPACE) from None
             raise
-        if self._in_string:  # yajl and ijson say nothing of it
-            raise invalid_at(self.spool, self.size, OPEN_STRING)
+        if self._in_string:  # ijson says nothing of it
+            raise invalid_at(self.spool, self.size, json_syntax.OPEN_STRING)
 
 
 def new_spool() -> IO[bytes]:

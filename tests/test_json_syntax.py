@@ -275,10 +275,13 @@ def test_a_refusal_is_located_alike_when_the_chunk_goes_in_pieces(locate, new_pa
     assert locate(io.BytesIO(body), 0).message == truth.message
 
 
+@pytest.mark.parametrize("with_yajl", [True, False], ids=["yajl", "ijson alone"])
 @pytest.mark.parametrize("tail", [b'"abc', b'"ab\\', b'"a\\"b', b'"', b'"\\\\\\"'])
-def test_a_string_left_open_after_the_text_is_refused(tail):
+def test_a_string_left_open_after_the_text_is_refused(tail, with_yajl, monkeypatch):
     """yajl, so ijson, says nothing of a string still open after a whole value (``[1] "abc``): it
-    is not one JSON text, and must be refused like any other trailing garbage."""
+    is not one JSON text, and must be refused like any other trailing garbage. yajl is asked at
+    the end; without it, quotes are counted as the chunks go by."""
+    monkeypatch.setattr(json_syntax, "AVAILABLE", with_yajl)
     for head in (b"[1] ", json.dumps(["x" * 90] * 3000).encode() + b" "):  # short, and past a chunk
         message = verdict(head + tail)
         assert f"(byte {len(head + tail)}): parse error: trailing garbage" in message, message
