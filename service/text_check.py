@@ -84,10 +84,9 @@ def _first_parser() -> _AnyParser:
 class TextCheck:
     """One JSON text checked chunk by chunk, the chunks kept in a spool to locate an error in.
 
-    ``feed`` adds a chunk to the spool (when ``copy``) and checks it; ``finish`` ends the text.
-    A seekable stream (the part of a multipart form Werkzeug has spooled) can be its own spool
-    (``copy`` False), as long as what has been read of it is what has been fed; anything else is
-    copied into a temporary file (memory up to 1 MiB, then disk).
+    ``feed`` adds a chunk to the spool (a temporary file: memory up to 1 MiB, then disk) and checks
+    it; ``finish`` ends the text. With ``copy`` False the chunks are the spool's own, read back
+    from it (as when a text turns out to be JSON Lines and is checked again as such).
     """
 
     def __init__(self, spool: IO[bytes], copy: bool) -> None:

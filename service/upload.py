@@ -37,8 +37,8 @@ class Upload:
 
     stream: IO[bytes]
     filename: str
-    # The body's length as declared (a Content-Length, or the size of a multipart file Werkzeug has
-    # spooled); None for a chunked body, whose size is known only at its end.
+    # The body's length as declared (a raw body's Content-Length); None for a chunked body, whose
+    # size is known only at its end, and for a multipart file, whose form says where it ends.
     declared_size: int | None = None
     media_type: str | None = None  # of a raw body, or of the multipart file
     content_encoding: str | None = None  # of a raw body
@@ -78,14 +78,12 @@ def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
     sink.filename = inflated_name(sent.filename) if gzipped else sent.filename
     head, chunks = _peek(raw, decoding.SNIFF_BYTES)
     bom = len(codecs.BOM_UTF8) if decoding.require_utf8(head) == "utf-8-sig" else 0
-    # The stream can be its own spool only if what the check sees is exactly what was read of it.
-    in_place = sent.stream.seekable() and not gzipped and not bom
-    spool = sent.stream if in_place else text_check.new_spool()
+    spool = text_check.new_spool()
     hint = format_hint(sent)
     sink.format = hint or "json"
     skip = bom
     try:
-        document = _Document(spool, copy=not in_place, hint=hint)
+        document = _Document(spool, hint=hint)
         for chunk in chunks:
             sink.write(chunk)  # the bytes as uploaded (a BOM kept); the check reads past the BOM
             text, skip = chunk[skip:], max(0, skip - len(chunk))
@@ -98,8 +96,7 @@ def receive(sent: Upload, max_bytes: int, sink: Sink) -> None:
     except InvalidJSON as refusal:
         raise refusal.after(bom) from None
     finally:
-        if not in_place:
-            spool.close()
+        spool.close()
 
 
 def inflated_name(filename: str) -> str:
@@ -123,9 +120,7 @@ def format_hint(sent: Upload) -> str | None:
 def _received(sent: Upload, max_bytes: int) -> Iterator[bytes]:
     """The body in chunks, up to ``max_bytes``; all of what it declared, or BadRequest."""
     size = 0
-    # A seekable stream may be the check's own spool, which must be read as far as it was fed.
-    read_size = CHUNK_SIZE if sent.stream.seekable() else READ_SIZE
-    while received := sent.stream.read(read_size):
+    while received := sent.stream.read(READ_SIZE):
         size += len(received)
         if size > max_bytes:
             raise PayloadTooLarge(f"The upload is larger than the limit of {max_bytes} bytes.")
@@ -176,11 +171,11 @@ class _Document:
     until it turns out to be JSON Lines: one whole text, then more on the next lines. ``format``
     is what it is so far."""
 
-    def __init__(self, spool: IO[bytes], copy: bool, hint: str | None) -> None:
+    def __init__(self, spool: IO[bytes], hint: str | None) -> None:
         self.format = hint or "json"
         self._decided = hint is not None
         checks = {"json": text_check.TextCheck, "jsonl": lines_check.LinesCheck}
-        self._check: text_check.TextCheck | lines_check.LinesCheck = checks[self.format](spool, copy)
+        self._check: text_check.TextCheck | lines_check.LinesCheck = checks[self.format](spool, copy=True)
 
     def feed(self, text: bytes) -> None:
         try:

@@ -1,11 +1,12 @@
 """JSON Lines, gzip and encodings through the real server: what a client sends, what it gets back."""
 
 import gzip
+import json
 
 import pytest
 import requests
 
-from tests.probes import all_datasets, api_server, assert_error, upload_json
+from tests.probes import all_datasets, api_server, assert_error, bucket_client, upload_json, wait_for
 
 RECORDS = b'{"name": "Ada", "n": 1}\n{"name": "Grace", "n": 2}\n'
 LIMIT = 1_000_000
@@ -102,3 +103,32 @@ def test_a_bom_is_kept_and_utf16_is_refused_saying_how_to_fix_it(api):
     for encoding in ("utf-16", "utf-16-be"):
         message = assert_error(upload_json(api, '[{"a": 1}]'.encode(encoding), "powershell.json"), 400)
         assert "UTF-16" in message and "UTF-8" in message
+
+
+def test_a_multipart_file_goes_to_the_bucket_while_the_form_still_arrives(s3_server, tmp_path):
+    """The file part is read as it arrives, not after Werkzeug has spooled the whole form: parts
+    of it reach S3 before the form's end has been sent (and nothing is stored until it has)."""
+    client = bucket_client(s3_server)
+    boundary = "7d0b9e2f4c1a"
+    records = json.dumps([{"n": n, "text": "x" * 200} for n in range(60_000)]).encode()  # 13 MB
+    seen_in_progress = []
+
+    def form():
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.json"\r\n'
+            "Content-Type: application/json\r\n\r\n"
+        ).encode()
+        yield records
+        uploading = wait_for(
+            lambda: client.list_multipart_uploads(Bucket="streamed-form").get("Uploads"), timeout=30
+        )
+        seen_in_progress.append(bool(uploading) and not all_datasets(api.url))
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with api_server(s3_server, "streamed-form", tmp_path) as api:
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = requests.post(f"{api.url}/datasets/", data=form(), headers=headers, timeout=60)
+        assert response.status_code == 201, response.text
+        assert seen_in_progress == [True]
+        stored = requests.get(f"{api.url}/datasets/{response.json()['id']}/content/", timeout=30)
+        assert stored.content == records

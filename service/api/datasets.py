@@ -1,6 +1,5 @@
 """The /datasets namespace: upload, list, look up, delete, export and download."""
 
-import os
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
@@ -15,6 +14,7 @@ from .. import exports, ids, relay, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..export.model import MAIN_TABLE
 from ..storage import CONTENT_TYPES, FORMATS, get_storage
+from . import form
 from .auth import require_token
 from .errors import documented_errors
 
@@ -131,8 +131,7 @@ class DatasetList(Resource):
         """Upload a JSON or JSON Lines dataset."""
         _bound_idle_time(current_app.config["UPLOAD_IDLE_TIMEOUT"])
         sent = _upload_source()
-        with sent.stream:  # a multipart file is a temporary file of its own
-            dataset = upload.store(get_storage(), sent, current_app.config["MAX_UPLOAD_BYTES"])
+        dataset = upload.store(get_storage(), sent, current_app.config["MAX_UPLOAD_BYTES"])
         location = url_for("datasets_dataset", dataset_id=dataset.id)
         return ns.marshal(dataset, dataset_model), 201, {"Location": location}
 
@@ -147,33 +146,6 @@ def _bound_idle_time(seconds: float) -> None:
         sock.settimeout(seconds)
 
 
-def _form_files() -> list[FileStorage]:
-    """The files in the form's field 'file'. Parsed here rather than read from ``request.files``,
-    which is empty for a form Werkzeug cannot parse (its parser is silent by default): that read
-    as "No file" to a client whose form was cut short or named its file in Latin-1."""
-    parser = request.make_form_data_parser()
-    parser.silent = False
-    try:
-        _rest, _fields, files = parser.parse(
-            request.stream, request.mimetype, request.content_length, request.mimetype_params
-        )
-    except ValueError as error:
-        raise BadRequest(
-            f"The multipart form cannot be read: {_form_fault(error)}. Send the JSON as the"
-            " multipart field 'file'."
-        ) from None
-    return files.getlist("file")
-
-
-def _form_fault(error: ValueError) -> str:
-    """What was wrong with a form Werkzeug's parser refused, for a person."""
-    if isinstance(error, UnicodeDecodeError):
-        return "the headers of a part (its file name, say) are not UTF-8"
-    if "boundary" in str(error).lower():
-        return "its Content-Type has no boundary parameter"
-    return "it is cut short before its closing boundary, or is not a multipart form at all"
-
-
 def _upload_source() -> upload.Upload:
     """The upload as the request gives it: a multipart form's file or a raw body."""
     mimetype = request.mimetype
@@ -184,19 +156,9 @@ def _upload_source() -> upload.Upload:
                 f"Content-Encoding {encoding!r} on a multipart form is not read: send the .gz file"
                 " itself as the multipart field 'file', or the gzip as a raw body."
             )
-        files = _form_files()
-        if not files:
-            raise BadRequest("No file: send the JSON as the multipart field 'file'.")
-        if len(files) > 1:
-            # Storing the first would drop the others without a word.
-            raise BadRequest(
-                f"The form has {len(files)} files in the field 'file': send one file per upload."
-            )
-        sent = files[0]
-        # Werkzeug has parsed the whole form into this file already.
-        size = sent.stream.seek(0, os.SEEK_END)
-        sent.stream.seek(0)
-        return upload.Upload(sent.stream, upload.clean_filename(sent.filename), size, sent.mimetype)
+        boundary = request.mimetype_params.get("boundary")
+        sent = form.FormFile(request.stream, boundary, request.max_form_parts, request.max_form_memory_size)
+        return upload.Upload(sent, upload.clean_filename(sent.filename), None, sent.mimetype)
     if mimetype in RAW_TYPES or mimetype.endswith("+json"):
         # Werkzeug's own check allows room for a multipart envelope; a raw body has none. (A gzip
         # body's limit is on what it inflates to, so it is counted as it is read.)

@@ -1,0 +1,112 @@
+"""A multipart form's file read straight from the request body, as it arrives.
+
+Werkzeug's form parser writes each file part to a temporary file before the view sees it, so an
+upload crossed the disk whole. Its streaming decoder (``werkzeug.sansio.multipart``) hands out a
+part's data as it is parsed instead: the file in field ``file`` is read from it as a stream, the
+other parts are skipped, and the form's end is parsed after the file, so that a second file in
+that field, or a form cut short, is still refused before anything is stored.
+"""
+
+import io
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Event, Field, File, MultipartDecoder, NeedData
+
+from ..errors import BadRequest
+
+FIELD = "file"
+READ_SIZE = 1024**2  # what gunicorn receives per call
+NO_FILE = "No file: send the JSON as the multipart field 'file'."
+
+
+class FormFile(io.RawIOBase):
+    """The file in the multipart form's field ``file``: its ``filename`` and ``mimetype`` (from
+    the part's headers), and its bytes through ``read``. BadRequest for a form without such a
+    file, with more than one, or that cannot be read (it says why)."""
+
+    def __init__(
+        self, body: io.RawIOBase, boundary: str | None, max_parts: int | None, max_field: int | None
+    ) -> None:
+        """``max_parts`` and ``max_field`` (bytes of a plain field): Werkzeug's form limits, past
+        which it answers 413 (RequestEntityTooLarge)."""
+        super().__init__()
+        if not boundary:
+            raise unreadable("its Content-Type has no boundary parameter")
+        self._body = body
+        self._decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=max_parts)
+        self._max_field = max_field
+        self._events = self._parsed()
+        self._ended = False
+        part = self._next_file()
+        if part is None:
+            raise BadRequest(NO_FILE)
+        self.filename: str = part.filename
+        content_type = part.headers.get("Content-Type")
+        self.mimetype: str | None = parse_options_header(content_type)[0].lower() if content_type else None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        """The file's next bytes as the decoder gives them (at most what one read of the body
+        brought); b"" at its end, once the rest of the form checked out."""
+        while not self._ended:
+            event = next(self._events)
+            if isinstance(event, Data):
+                if not event.more_data:
+                    self._ended = True
+                    self._rest_of_form()
+                if event.data:
+                    return event.data
+        return b""
+
+    def _parsed(self):  # type: ignore[no-untyped-def]
+        """The decoder's events, fed from the body as it needs."""
+        while True:
+            try:
+                event: Event = self._decoder.next_event()
+            except ValueError as error:
+                raise unreadable(fault(error)) from None
+            if isinstance(event, NeedData):
+                self._decoder.receive_data(self._body.read(READ_SIZE) or None)
+                continue
+            yield event
+            if isinstance(event, Epilogue):
+                return
+
+    def _next_file(self) -> File | None:
+        """Skip to the next file in field ``file``: None at the form's end."""
+        field = None  # the bytes of the plain field being skipped, if it is one
+        for event in self._events:
+            if isinstance(event, File) and event.name == FIELD:
+                return event
+            if isinstance(event, (Field, File)):
+                field = 0 if isinstance(event, Field) else None
+            elif isinstance(event, Data) and field is not None:
+                field += len(event.data)
+                if self._max_field is not None and field > self._max_field:
+                    raise RequestEntityTooLarge()
+        return None
+
+    def _rest_of_form(self) -> None:
+        """Parse the form to its end: one file in field ``file`` is all it may hold."""
+        files = 1
+        while self._next_file() is not None:
+            files += 1
+        if files > 1:
+            # Storing the first would drop the others without a word.
+            raise BadRequest(f"The form has {files} files in the field 'file': send one file per upload.")
+
+
+def unreadable(why: str) -> BadRequest:
+    return BadRequest(
+        f"The multipart form cannot be read: {why}. Send the JSON as the multipart field 'file'."
+    )
+
+
+def fault(error: ValueError) -> str:
+    """What was wrong with a form Werkzeug's decoder refused, for a person."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the headers of a part (its file name, say) are not UTF-8"
+    return "it is cut short before its closing boundary, or is not a multipart form at all"
