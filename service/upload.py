@@ -188,11 +188,13 @@ class _Document:
             self._check.finish()
         except InvalidJSON as refusal:
             self._as_lines(refusal)
-            self._check.finish()
+            try:
+                self._check.finish()
+            except InvalidJSON as error:
+                raise _explaining(refusal, error) from None
 
     def _as_lines(self, refusal: InvalidJSON) -> None:
-        """One JSON text followed by more: check it all again as JSON Lines, and go on so if it is.
-        If it is not, the refusal that explains more: JSON Lines' if its first line is whole."""
+        """One JSON text followed by more: check it all again as JSON Lines, and go on so if it is."""
         if self._decided or _AFTER_ONE_TEXT not in refusal.reason:
             raise refusal
         self._decided = True
@@ -201,9 +203,15 @@ class _Document:
         try:
             lines.replay(check.size)
         except InvalidJSON as error:
-            raise (refusal if error.line == 1 else error) from None
+            raise _explaining(refusal, error) from None
         lines.copy = check.copy
         self._check, self.format = lines, "jsonl"
+
+
+def _explaining(as_json: InvalidJSON, as_lines: InvalidJSON) -> InvalidJSON:
+    """Of a body refused both as one JSON text and as JSON Lines, the refusal that explains more:
+    JSON Lines' if its first line was whole, else the one text's (``[1] "abc`` is not JSON Lines)."""
+    return as_json if as_lines.line == 1 else as_lines
 
 
 def clean_filename(raw: str | None) -> str:
