@@ -276,9 +276,19 @@ class FastCheck(SyntaxCheck):
         if self._memory.lost:  # the count, so the bound, cannot be trusted: ijson decides
             raise MemoryLost
         window = self._tail + chunk  # so a suspect pattern cut by the chunk boundary is whole
-        if _suspect(window) or _refused_utf8(window):
+        if _doubtful(window):
             raise Refused
         self._tail = window[-_OVERLAP:]
+
+    def doubts(self, chunk: bytes) -> bool:
+        """Whether ``chunk``, the next after those fed, holds what the exact parser may refuse where
+        yajl does not (invalid UTF-8 Python refuses, a long number). Of a chunk yajl refused, the
+        exact parser must then say where the first refusal is: it may come before yajl's."""
+        return _doubtful(self._tail + chunk)
+
+
+def _doubtful(window: bytes) -> bool:
+    return _suspect(window) or _refused_utf8(window)
 
 
 def string_state(data: bytes, inside: bool, escaped: bool) -> tuple[bool, bool]:

@@ -297,3 +297,35 @@ def test_escapes_cut_by_a_chunk_boundary_leave_strings_as_they_are():
             kept = Collected()
             upload.receive(upload.Upload(io.BytesIO(body), "data.json"), 10**9, kept)
             assert kept.format == "json", (escape, cut)  # one text, not refused and read as lines
+
+
+def test_a_long_token_is_fed_a_few_hundred_times_to_locate_a_refusal_after_it():
+    """yajl lexes a token it holds again at every feed. Narrowed down in pieces of 4 KB, then of
+    64 bytes, then bytes, the refused chunk goes to the parsers a few hundred times whatever the
+    token's length (512-byte pieces then bytes took 1,500 feeds: 2 s after 250 KB of escapes)."""
+    body = b'["' + b"\\\\" * 131_000 + b'\\x"]'  # an invalid escape after 262,000 bytes of them
+    feeds = []
+
+    class Counted(text_check._Parser):
+        def feed(self, chunk: bytes) -> None:
+            feeds.append(len(chunk))
+            super().feed(chunk)
+
+    refusal = text_check._located(Counted, io.BytesIO(body), 0)
+    assert f"(byte {body.index(b'x')})" in refusal.message, refusal.message
+    assert len(feeds) < 400, len(feeds)
+
+
+@pytest.mark.parametrize(
+    ("body", "at", "reason"),
+    [
+        (b'["\xed\xb0\x80", 1 1]', 5, "invalid UTF-8"),  # a surrogate in UTF-8: yajl takes it
+        (b'["a", "\\udc00", 1 1]', 13, "invalid UTF-8 or an invalid \\u escape"),
+        (b"[1e-99999999999999999999, 1 1]", 24, "a number out of range"),
+    ],
+)
+def test_the_first_refusal_is_named_when_yajl_refuses_a_later_byte(body, at, reason):
+    """A chunk yajl refuses may hold, before that byte, what only the exact parser refuses: that
+    one comes first in the document, so it is the one named."""
+    message = verdict(body)
+    assert f"(byte {at}): {reason}" in message, message
