@@ -14,7 +14,6 @@ from .errors import InvalidJSON
 from .json_lines import FastLinesCheck
 
 WHAT = "JSON Lines"
-_FORM_FEED = b"\x0c"  # whitespace to yajl, not to JSON: the one-text check locates it
 _BLANK = b" \t\r"
 
 
@@ -55,7 +54,7 @@ class LinesCheck:
             self._lines.feed(chunk)
             return
         try:
-            if _FORM_FEED in chunk:
+            if text_check.first_not_whitespace(chunk) != -1:  # the one-text check locates it
                 raise json_syntax.Refused
             self._fast.feed(chunk)
         except json_syntax.TooLarge:

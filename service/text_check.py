@@ -2,9 +2,9 @@
 located to the byte, with its line and column.
 
 yajl is a strict streaming parser: it rejects NaN, Infinity, comments, trailing commas and
-invalid UTF-8. It has two leniencies, both closed here: it takes a form feed for whitespace (a
-raw form feed can never appear in valid JSON, so any 0x0C byte is rejected), and it says nothing
-of a string left open after a whole value (``[1] "abc``): ``json_syntax.SyntaxCheck.close`` asks
+invalid UTF-8. It has two leniencies, both closed here: it takes a form feed or a vertical tab for
+whitespace (neither can appear raw in valid JSON, so any 0x0B or 0x0C byte is rejected), and it
+says nothing of a string left open after a whole value (``[1] "abc``): ``json_syntax.SyntaxCheck.close`` asks
 yajl, and where no yajl is loaded the check follows whether the bytes end inside a string
 (``json_syntax.string_state``).
 
@@ -29,7 +29,9 @@ from .errors import InvalidJSON
 
 CHUNK_SIZE = 256 * 1024
 SPOOL_IN_MEMORY = 1024**2  # bodies up to this size never touch the disk
-_FORM_FEED = b"\x0c"
+# Bytes yajl takes for whitespace and JSON does not (RFC 8259's are space, tab, CR and LF), with
+# their names. Valid JSON holds neither raw, not even in a string.
+_NOT_WHITESPACE = {b"\x0b": "a vertical tab", b"\x0c": "a form feed"}
 # What the parsers raise when they refuse a document. ValueError and SystemError only as the one
 # refusal they carry (see ``refused_by_parser``); any other is a bug of ours, not the upload's.
 _PARSER_ERRORS = (
@@ -114,7 +116,7 @@ class TextCheck:
         self.size += len(chunk)
         if self.copy:
             spool.write(chunk)
-        if _FORM_FEED in chunk:
+        if first_not_whitespace(chunk) != -1:
             raise _locate_error(spool, start)
         try:
             if self._guard is not None and self._guard is not self.parser:
@@ -154,6 +156,13 @@ class TextCheck:
 def new_spool() -> IO[bytes]:
     """A temporary file for a body's bytes: in memory up to 1 MiB, then on disk."""
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+
+def first_not_whitespace(chunk: bytes) -> int:
+    """Where in ``chunk`` the first byte is that yajl would take for whitespace and JSON does not
+    (a vertical tab, a form feed), or -1."""
+    found = [at for at in (chunk.find(byte) for byte in _NOT_WHITESPACE) if at != -1]
+    return min(found, default=-1)
 
 
 def spooled_blocks(spool: IO[bytes], end: int) -> Iterator[bytes]:
@@ -224,8 +233,8 @@ def _located(new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start
     ``_PIECES`` and one more; then the first takes the chunk in the largest pieces until it
     refuses one, while the others take each piece it took; the second does the same within the
     refused piece in smaller pieces, and so on; the last takes the smallest refused piece a byte
-    at a time: the position is exact to the byte the parser stopped at. The pieces stop at a form
-    feed, which yajl would take for whitespace. Should the prefix be refused already, the error
+    at a time: the position is exact to the byte the parser stopped at. The pieces stop at a vertical
+    tab or form feed, which yajl would take for whitespace. Should the prefix be refused already, the error
     is in the block that was.
     """
     parsers = [new_parser() for _ in range(len(_PIECES) + 1)]
@@ -233,11 +242,11 @@ def _located(new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start
     if refused_at is not None:
         return _located(new_parser, spool, refused_at)
     chunk = spool.read(CHUNK_SIZE)
-    form_feed = chunk.find(_FORM_FEED)
-    start, end = 0, len(chunk) if form_feed == -1 else form_feed  # where the refusal is, or after
+    stop = first_not_whitespace(chunk)
+    start, end = 0, len(chunk) if stop == -1 else stop  # where the refusal is, or after
     for level, size in enumerate(_PIECES):
         taken = _taken(parsers[level], _InStep(*parsers[level + 1 :]), chunk[start:end], size)
-        if taken == end - start:  # all of it: the refusal is at the form feed, or the chunk's end
+        if taken == end - start:  # all of it: the refusal is at the stop, or the chunk's end
             start, end = end, len(chunk)
             break
         start, end = start + taken, min(start + taken + size, end)
@@ -282,8 +291,8 @@ def _refusal_in(parser: _AnyParser, spool: IO[bytes], offset: int, data: bytes) 
     at a time, and name the byte it refuses."""
     for index in range(len(data)):
         byte = data[index : index + 1]
-        if byte == _FORM_FEED:
-            return invalid_at(spool, offset + index, "a form feed is not JSON whitespace")
+        if byte in _NOT_WHITESPACE:
+            return invalid_at(spool, offset + index, f"{_NOT_WHITESPACE[byte]} is not JSON whitespace")
         try:
             parser.feed(byte)
         except _PARSER_ERRORS as error:

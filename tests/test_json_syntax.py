@@ -19,8 +19,9 @@ PARSER_ERRORS = (ijson.JSONError, UnicodeDecodeError, decimal.InvalidOperation, 
 
 
 def acceptable(body: bytes) -> bool:
-    """What an upload must store: readable, and without the form feed yajl takes for whitespace."""
-    return b"\x0c" not in body and readable(body)
+    """What an upload must store: readable, and without the form feed or vertical tab yajl takes
+    for whitespace."""
+    return b"\x0c" not in body and b"\x0b" not in body and readable(body)
 
 
 def vouched(body: bytes, chunk_size: int) -> bool:
@@ -103,7 +104,7 @@ def test_suspects_are_refused_wherever_a_chunk_boundary_cuts_them(suspect, reada
 def test_mutated_documents_are_stored_exactly_when_readable():
     """A seeded fuzz: small documents with hostile bytes dropped into them."""
     pieces = [b"\\udc00", b"\\ud800", b"\\ud83d\\ude00", b"\\", b'"', b"\xed\xa0\x80", b"\xc3", b"\xff",
-              b"1e99999999999999999", b"9" * 700, b"-", b"e", b".", b"\x00", b"\x0c", b" ", b"]", b"}"]  # fmt: skip
+              b"1e99999999999999999", b"9" * 700, b"-", b"e", b".", b"\x00", b"\x0b", b"\x0c", b" ", b"]", b"}"]  # fmt: skip
     seeds = [b'{"a": [1, 2.5e3, "text \\u00e9"], "b": null}', b'["x", -0, 1E+2, true, {"k": "v"}]']
     rng = random.Random(20261126)
     for _ in range(3000):
@@ -256,6 +257,7 @@ EXACT_REFUSALS = [
     b'["' + b"a" * 20_000 + b'", \x0c 1]',  # a form feed after a long string
     b"[1,]  \x0c",  # a refusal before the form feed: that one is named
     b'{"k": "\\x"} \x0c',  # an escape the exact parser refuses, then a form feed
+    b"[\x0b1e99999999999999999999]",  # a vertical tab, then a number Decimal refuses
     b'["\\udc00' + b"a" * 20_000 + b'"]',  # a lone surrogate: refused where its long string ends
     b'["' + b"b" * 20_000 + b'\xed\xa0\x80"]',  # a surrogate in UTF-8, at a long string's end
     b'{"' + b"k" * 2_000 + b'": 1e-99999999999999999999}',  # past Decimal's exponents

@@ -62,6 +62,7 @@ def test_implementation_defined_documents_are_stored_exactly_when_the_export_rea
         (b'{"a": [1, 2,]}', 1, 13),
         (b"[1,\n2,\n NaN]", 3, 2),
         (b"[1]\x0c", 1, 4),
+        (b"[1,\x0b2]", 1, 4),
         (b'{"a":1} x', 1, 9),
         (b"// c\n[]", 1, 1),
         (b"[Infinity]", 1, 2),

@@ -83,6 +83,8 @@ def test_one_text_per_line_or_it_names_the_line():
         b'{"a": 1}\n{"a":\n 2}\n': 2,  # a text across lines
         b'{"a": 1}\n[1,\n2]\n': 2,  # one that reads as JSON if the break were a comma
         b'{"a": 1}\n\n\n{"a": }\n': 4,
+        b'{"a": 1}\n\x0b{"a": 2}\n': 2,  # a vertical tab, whitespace to yajl only
+        b'{"a": 1}\n\x0c1e99999999999999999999\n': 2,
     }
     for body, line in cases.items():
         with pytest.raises(InvalidJSON, match=f"^Invalid JSON Lines at line {line}, "):
