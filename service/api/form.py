@@ -28,14 +28,21 @@ class FormFile(io.RawIOBase):
     def __init__(
         self, body: io.RawIOBase, boundary: str | None, max_parts: int | None, max_field: int | None
     ) -> None:
-        """``max_parts`` and ``max_field`` (bytes of a plain field): Werkzeug's form limits, past
-        which it answers 413 (RequestEntityTooLarge)."""
+        """``max_parts`` and ``max_field`` (bytes of a plain field, or of a part's headers or the
+        form's preamble): Werkzeug's form limits, past which it answers 413 (RequestEntityTooLarge)."""
         super().__init__()
         if not boundary:
             raise unreadable("its Content-Type has no boundary parameter")
+        try:
+            delimiter = boundary.encode("ascii")  # RFC 2046's boundary characters are ASCII
+        except UnicodeEncodeError:
+            raise unreadable("its boundary is not ASCII") from None
         self._body = body
-        self._decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=max_parts)
+        self._decoder = MultipartDecoder(delimiter, max_parts=max_parts)
         self._max_field = max_field
+        # What the decoder may hold at once: one read of the body, and headers (or a preamble) up
+        # to a plain field's limit. The decoder keeps everything until a part's headers end.
+        self._max_held = READ_SIZE + (max_field if max_field is not None else READ_SIZE)
         self._events = self._parsed()
         self._ended = False
         part = self._next_file()
@@ -62,15 +69,23 @@ class FormFile(io.RawIOBase):
         return b""
 
     def _parsed(self):  # type: ignore[no-untyped-def]
-        """The decoder's events, fed from the body as it needs."""
+        """The decoder's events, fed from the body as it needs. RequestEntityTooLarge once it has
+        taken more than ``_max_held`` bytes without an event: a preamble or a part's headers
+        that never end would be held in memory whole."""
+        held = 0
         while True:
             try:
                 event: Event = self._decoder.next_event()
             except ValueError as error:
                 raise unreadable(fault(error)) from None
             if isinstance(event, NeedData):
-                self._decoder.receive_data(self._body.read(READ_SIZE) or None)
+                if held > self._max_held:
+                    raise RequestEntityTooLarge()
+                data = self._body.read(READ_SIZE)
+                held += len(data)
+                self._decoder.receive_data(data or None)
                 continue
+            held = 0
             yield event
             if isinstance(event, Epilogue):
                 return
