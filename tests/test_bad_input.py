@@ -426,3 +426,22 @@ def test_an_upload_over_the_limit_is_413_and_nothing_is_stored(small_api):
 def test_bad_list_parameters_are_400_naming_the_parameter_in_the_message(api, params, name):
     message = assert_error(requests.get(f"{api}/datasets/", params=params, timeout=10), 400)
     assert message.startswith(f"{name}:")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=zz"])
+@pytest.mark.parametrize(
+    "chunks",
+    [b"3\r\n[1]\r\nzz\r\n", b"3\r\n[1]XX0\r\n\r\n"],
+    ids=["chunk-size-not-hexadecimal", "chunk-without-its-crlf"],
+)
+def test_a_broken_chunked_encoding_is_a_400_and_nothing_is_stored(api, content_type, chunks):
+    """gunicorn refuses such a body with its own exception, which Werkzeug does not turn into a
+    client error: it was a 500."""
+    before = len(all_datasets(api))
+    form = b'--zz\r\nContent-Disposition: form-data; name="file"; filename="a.json"\r\n\r\n'
+    head = f"POST /datasets/ HTTP/1.1\nHost: test\nContent-Type: {content_type}\nTransfer-Encoding: chunked"
+    prefix = b"" if content_type == "application/json" else b"%x\r\n%s\r\n" % (len(form), form)
+    response = raw_request(api, head, prefix + chunks)
+    assert response.status == 400, response.body
+    assert "chunked encoding is broken" in response.json()["message"]
+    assert len(all_datasets(api)) == before

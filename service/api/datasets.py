@@ -14,7 +14,7 @@ from .. import exports, ids, relay, upload
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..export.model import MAIN_TABLE
 from ..storage import CONTENT_TYPES, FORMATS, get_storage
-from . import form
+from . import body, form
 from .auth import require_token
 from .errors import documented_errors
 
@@ -157,7 +157,9 @@ def _upload_source() -> upload.Upload:
                 " itself as the multipart field 'file', or the gzip as a raw body."
             )
         boundary = request.mimetype_params.get("boundary")
-        sent = form.FormFile(request.stream, boundary, request.max_form_parts, request.max_form_memory_size)
+        sent = form.FormFile(
+            body.RequestBody(request.stream), boundary, request.max_form_parts, request.max_form_memory_size
+        )
         return upload.Upload(sent, upload.clean_filename(sent.filename), None, sent.mimetype)
     if mimetype in RAW_TYPES or mimetype.endswith("+json"):
         # Werkzeug's own check allows room for a multipart envelope; a raw body has none. (A gzip
@@ -166,7 +168,8 @@ def _upload_source() -> upload.Upload:
         if (request.content_length or 0) > limit and not encoding:
             raise PayloadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
         filename = upload.clean_filename(request.args.get("filename"))
-        return upload.Upload(request.stream, filename, request.content_length, mimetype, encoding)
+        stream = body.RequestBody(request.stream)
+        return upload.Upload(stream, filename, request.content_length, mimetype, encoding)
     if not mimetype:
         if not request.content_length and "Transfer-Encoding" not in request.headers:
             raise BadRequest(
