@@ -57,3 +57,18 @@ def test_a_boundary_that_is_not_ascii_is_a_400_saying_so(client):
     )
     assert response.status_code == 400, response.get_json()
     assert "boundary is not ASCII" in response.get_json()["message"]
+
+
+def test_a_file_sent_as_text_in_the_field_says_how_to_send_it_as_a_file(client):
+    """``curl -F 'file=<data.json'`` sends the file's text as a plain field."""
+    body = b'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\n[1]\r\n--zz--\r\n'
+    response = client.post("/datasets/", data=body, content_type="multipart/form-data; boundary=zz")
+    assert response.status_code == 400
+    assert "-F 'file=@data.json'" in response.get_json()["message"]
+
+
+def test_a_part_without_content_disposition_is_named(client):
+    body = b"--zz\r\nContent-Type: application/json\r\n\r\n[1]\r\n--zz--\r\n"
+    response = client.post("/datasets/", data=body, content_type="multipart/form-data; boundary=zz")
+    assert response.status_code == 400
+    assert "no Content-Disposition" in response.get_json()["message"]

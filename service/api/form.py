@@ -18,6 +18,11 @@ from ..errors import BadRequest
 FIELD = "file"
 READ_SIZE = 1024**2  # what gunicorn receives per call
 NO_FILE = "No file: send the JSON as the multipart field 'file'."
+# curl -F 'file=<data.json' sends the file's text as a plain field, without a file name.
+TEXT_NOT_FILE = (
+    "No file: the form's field 'file' holds text, not a file. Send the JSON as a file in it"
+    " (with curl: -F 'file=@data.json')."
+)
 
 
 class FormFile(io.RawIOBase):
@@ -45,9 +50,10 @@ class FormFile(io.RawIOBase):
         self._max_held = READ_SIZE + (max_field if max_field is not None else READ_SIZE)
         self._events = self._parsed()
         self._ended = False
+        self._text_in_field = False  # a plain field named ``file`` was seen
         part = self._next_file()
         if part is None:
-            raise BadRequest(NO_FILE)
+            raise BadRequest(TEXT_NOT_FILE if self._text_in_field else NO_FILE)
         self.filename: str = part.filename
         content_type = part.headers.get("Content-Type")
         self.mimetype: str | None = parse_options_header(content_type)[0].lower() if content_type else None
@@ -96,6 +102,8 @@ class FormFile(io.RawIOBase):
         for event in self._events:
             if isinstance(event, File) and event.name == FIELD:
                 return event
+            if isinstance(event, Field) and event.name == FIELD:
+                self._text_in_field = True
             if isinstance(event, (Field, File)):
                 field = 0 if isinstance(event, Field) else None
             elif isinstance(event, Data) and field is not None:
@@ -122,6 +130,8 @@ def unreadable(why: str) -> BadRequest:
 
 def fault(error: ValueError) -> str:
     """What was wrong with a form Werkzeug's decoder refused, for a person."""
+    if "Content-Disposition" in str(error):
+        return "a part has no Content-Disposition header, which names its field"
     if isinstance(error, UnicodeDecodeError):
         return "the headers of a part (its file name, say) are not UTF-8"
     return "it is cut short before its closing boundary, or is not a multipart form at all"
