@@ -70,14 +70,8 @@ def _http_error(error: HTTPException) -> tuple[dict, int, dict]:
 
 
 def _too_large_message() -> str:
-    """Why Werkzeug refused the request with 413: its length, or (within the length) a form
-    with more parts or larger plain fields than its parser allows."""
-    declared = request.content_length
-    if declared is not None and declared <= current_app.config["MAX_CONTENT_LENGTH"]:
-        return (
-            "The form has too many parts or too large a field: send the JSON as the one "
-            "multipart field 'file'."
-        )
+    """Werkzeug refuses a body declared longer than MAX_CONTENT_LENGTH (the upload limit, plus room
+    for a multipart envelope); api/form.py says itself when a form's parts are too large."""
     return f"The upload is larger than the limit of {current_app.config['MAX_UPLOAD_BYTES']} bytes."
 
 

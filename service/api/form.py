@@ -13,11 +13,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Event, Field, File, MultipartDecoder, NeedData
 
-from ..errors import BadRequest
+from ..errors import BadRequest, PayloadTooLarge
 
 FIELD = "file"
 READ_SIZE = 1024**2  # what gunicorn receives per call
 NO_FILE = "No file: send the JSON as the multipart field 'file'."
+# Said here rather than from the body's length, which a chunked form does not declare.
+TOO_LARGE = (
+    "The form has too many parts, too large a field, or part headers that never end: send the"
+    " JSON as the one multipart field 'file'."
+)
 # curl -F 'file=<data.json' sends the file's text as a plain field, without a file name.
 TEXT_NOT_FILE = (
     "No file: the form's field 'file' holds text, not a file. Send the JSON as a file in it"
@@ -34,7 +39,7 @@ class FormFile(io.RawIOBase):
         self, body: io.RawIOBase, boundary: str | None, max_parts: int | None, max_field: int | None
     ) -> None:
         """``max_parts`` and ``max_field`` (bytes of a plain field, or of a part's headers or the
-        form's preamble): Werkzeug's form limits, past which it answers 413 (RequestEntityTooLarge)."""
+        form's preamble): Werkzeug's form limits, past which the answer is 413 (PayloadTooLarge)."""
         super().__init__()
         if not boundary:
             raise unreadable("its Content-Type has no boundary parameter")
@@ -75,7 +80,7 @@ class FormFile(io.RawIOBase):
         return b""
 
     def _parsed(self):  # type: ignore[no-untyped-def]
-        """The decoder's events, fed from the body as it needs. RequestEntityTooLarge once it has
+        """The decoder's events, fed from the body as it needs. PayloadTooLarge once it has
         taken more than ``_max_held`` bytes without an event: a preamble or a part's headers
         that never end would be held in memory whole."""
         held = 0
@@ -84,9 +89,11 @@ class FormFile(io.RawIOBase):
                 event: Event = self._decoder.next_event()
             except ValueError as error:
                 raise unreadable(fault(error)) from None
+            except RequestEntityTooLarge:  # more parts than max_parts
+                raise PayloadTooLarge(TOO_LARGE) from None
             if isinstance(event, NeedData):
                 if held > self._max_held:
-                    raise RequestEntityTooLarge()
+                    raise PayloadTooLarge(TOO_LARGE)
                 data = self._body.read(READ_SIZE)
                 held += len(data)
                 self._decoder.receive_data(data or None)
@@ -109,7 +116,7 @@ class FormFile(io.RawIOBase):
             elif isinstance(event, Data) and field is not None:
                 field += len(event.data)
                 if self._max_field is not None and field > self._max_field:
-                    raise RequestEntityTooLarge()
+                    raise PayloadTooLarge(TOO_LARGE)
         return None
 
     def _rest_of_form(self) -> None:
