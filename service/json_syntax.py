@@ -114,6 +114,8 @@ def _load_yajl() -> tuple[ctypes.CDLL | None, str]:
     library.yajl_get_error.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     library.yajl_free_error.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     library.yajl_config.argtypes = [ctypes.c_void_p, ctypes.c_int]  # variadic: the fixed ones only
+    library.yajl_get_bytes_consumed.restype = ctypes.c_size_t
+    library.yajl_get_bytes_consumed.argtypes = [ctypes.c_void_p]
     major, minor, micro = version // 10000, version // 100 % 100, version % 100
     return library, f"yajl {major}.{minor}.{micro} direct (the one ijson's yajl2_c extension uses)"
 
@@ -243,6 +245,14 @@ class SyntaxCheck:
             self._parsing = _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK
             if self._memory.held > MAX_PARSER_MEMORY and not self._memory.lost:
                 raise TooLarge
+
+    def stopped_at(self, chunk: bytes) -> int | None:
+        """Feed ``chunk`` whole: None if yajl takes it, else how many of its bytes yajl had
+        consumed when it refused (within a token's length of the byte that, fed alone, is refused)."""
+        if _yajl.yajl_parse(self._handle, chunk, len(chunk)) == _YAJL_OK:
+            return None
+        self._parsing = False
+        return _yajl.yajl_get_bytes_consumed(self._handle)
 
     def close(self) -> None:
         """The document must be one whole value (or whole values, one after another)."""

@@ -223,10 +223,12 @@ def _locate_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
 def _locate_syntax_error(spool: IO[bytes], chunk_start: int) -> InvalidJSON:
     """``_locate_error`` for what yajl itself refused: ijson, on the same yajl, refuses it at the
     same byte for the same reason, so yajl alone parses the prefix again, ten times as fast."""
-    return _located(json_syntax.SyntaxCheck, spool, chunk_start)
+    return _located(json_syntax.SyntaxCheck, spool, chunk_start, scout=True)
 
 
-def _located(new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start: int) -> InvalidJSON:
+def _located(
+    new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start: int, scout: bool = False
+) -> InvalidJSON:
     """The refusal, by parsers ``new_parser`` makes, of the chunk starting at ``chunk_start``.
 
     Only runs on the error path. The good prefix is parsed again by one parser per size of
@@ -236,14 +238,27 @@ def _located(new_parser: Callable[[], _AnyParser], spool: IO[bytes], chunk_start
     at a time: the position is exact to the byte the parser stopped at. The pieces stop at a vertical
     tab or form feed, which yajl would take for whitespace. Should the prefix be refused already, the error
     is in the block that was.
+
+    With ``scout`` (yajl's parsers), one more parser takes the chunk in one feed first and says
+    where it stopped: the others take the bytes well before that in one feed too, and the pieces
+    begin there. Each feed reads again a value the parsers hold, up to 8 MiB begun in an earlier
+    chunk, so this saves most of them; the pieces still decide the byte.
     """
-    parsers = [new_parser() for _ in range(len(_PIECES) + 1)]
+    parsers = [new_parser() for _ in range(len(_PIECES) + 1 + scout)]
     refused_at = _replay(_InStep(*parsers), spool, chunk_start)
     if refused_at is not None:
-        return _located(new_parser, spool, refused_at)
+        return _located(new_parser, spool, refused_at, scout)
     chunk = spool.read(CHUNK_SIZE)
     stop = first_not_whitespace(chunk)
     start, end = 0, len(chunk) if stop == -1 else stop  # where the refusal is, or after
+    if scout:
+        stopped = parsers.pop().stopped_at(chunk[:end])  # type: ignore[union-attr]
+        if stopped is not None and stopped > _SCOUT_MARGIN:
+            start = stopped - _SCOUT_MARGIN
+            try:
+                _InStep(*parsers).feed(chunk[:start])
+            except _PARSER_ERRORS:  # not where the scout said: narrow it down from the start
+                return _located(new_parser, spool, chunk_start)
     for level, size in enumerate(_PIECES):
         taken = _taken(parsers[level], _InStep(*parsers[level + 1 :]), chunk[start:end], size)
         if taken == end - start:  # all of it: the refusal is at the stop, or the chunk's end
@@ -257,8 +272,11 @@ _PIECES = (4096, 64)
 """The sizes a refused chunk is fed in to narrow down the refusal, before its last bytes go one at
 a time. yajl keeps a token that spans two feeds whole, and lexes it again at every feed: so the
 fewer feeds the better. 64 pieces at each level, against 512 pieces of 512 bytes then 512 single
-bytes, which took 2 s after a 250 KB string of escapes (fed a byte at a time from the chunk's
-start: 10 s after a 250 KB string)."""
+bytes, which took 2 s after a 250 KB string of escapes (fed a byte at a time from
+the chunk's start: 10 s after a 250 KB string)."""
+_SCOUT_MARGIN = 16
+"""Bytes before where the scout stopped that still go in pieces: yajl stops after the token it
+refuses, or the byte after it, and a byte fed alone is refused no later."""
 
 
 def _taken(probe: _AnyParser, followers: "_InStep", data: bytes, size: int) -> int:

@@ -331,3 +331,23 @@ def test_the_first_refusal_is_named_when_yajl_refuses_a_later_byte(body, at, rea
     one comes first in the document, so it is the one named."""
     message = verdict(body)
     assert f"(byte {at}): {reason}" in message, message
+
+
+@pytest.mark.parametrize("tail", [b'\\x"]', b'\x01"]', b'" "b"]', b'"]]'])
+def test_a_scout_saves_most_feeds_after_a_value_begun_chunks_before(tail):
+    """yajl re-reads a value it holds at every feed, up to the 8 MiB one may be: one parser first
+    takes the refused chunk whole and says where it stopped, and the pieces begin just before."""
+    body = b'["' + b"a" * (2 * text_check.CHUNK_SIZE + 1000) + tail
+    chunk_start = 2 * text_check.CHUNK_SIZE
+    feeds = []
+
+    class Counted(json_syntax.SyntaxCheck):
+        def feed(self, chunk: bytes) -> None:
+            feeds.append(len(chunk))
+            super().feed(chunk)
+
+    refusal = text_check._located(Counted, io.BytesIO(body), chunk_start, scout=True)
+    replayed = 4 * 2  # the prefix, two blocks, to each of the four parsers
+    truth = text_check._located(json_syntax.SyntaxCheck, io.BytesIO(body), chunk_start)
+    assert refusal.message == truth.message
+    assert len(feeds) - replayed < 40, len(feeds)
