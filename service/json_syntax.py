@@ -301,27 +301,6 @@ def _doubtful(window: bytes) -> bool:
     return _suspect(window) or _refused_utf8(window)
 
 
-def string_state(data: bytes, inside: bool, escaped: bool) -> tuple[bool, bool]:
-    """Whether the stream is inside a string after ``data``, and its next byte escaped, from the
-    state before ``data``: quotes counted at C speed, less the escaped ones. Only for bytes yajl
-    took, where a backslash stands only in a string, and escapes the next byte unless escaped.
-
-    ijson ends a document whose one value is complete without a word for a string left open
-    after it (``[1] "abc``), as yajl does (see ``SyntaxCheck.close``). Where no yajl is loaded,
-    ask this as the chunks go by."""
-    if not data:
-        return inside, escaped
-    if escaped:
-        data = data[1:]  # the escaped byte, a quote or a backslash among them
-    if b"\\" not in data:
-        return inside ^ (data.count(b'"') % 2 == 1), False
-    quotes = data.count(b'"')
-    if b'\\"' in data:
-        quotes -= data.replace(b"\\\\", b"").count(b'\\"')  # escaped ones: after an odd run
-    trailing = len(data) - len(data.rstrip(b"\\"))
-    return inside ^ (quotes % 2 == 1), trailing % 2 == 1
-
-
 def _refused_utf8(window: bytes) -> bool:
     """Whether ``window``, which yajl has let through, holds UTF-8 that Python's strict decoder
     refuses. A sequence cut off at the end is looked at again with the next chunk."""

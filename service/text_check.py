@@ -6,7 +6,7 @@ invalid UTF-8. It has two leniencies, both closed here: it takes a form feed or 
 whitespace (neither can appear raw in valid JSON, so any 0x0B or 0x0C byte is rejected), and it
 says nothing of a string left open after a whole value (``[1] "abc``): ``json_syntax.SyntaxCheck.close`` asks
 yajl, and where no yajl is loaded the check follows whether the bytes end inside a string
-(``json_syntax.string_state``).
+(``string_state``).
 
 Two parsers share the work. ``json_syntax.FastCheck`` checks at C speed and vouches only for
 documents the exact parser accepts; when it refuses, the exact parser (ijson reading numbers as
@@ -97,7 +97,7 @@ class TextCheck:
         # The fast check goes on parsing after ijson takes over, to bound the memory both need.
         self._guard = self.parser if isinstance(self.parser, json_syntax.FastCheck) else None
         self.size = 0
-        # Without yajl, whether the bytes taken end inside a string: json_syntax.string_state.
+        # Without yajl, whether the bytes taken end inside a string: string_state.
         self._in_string, self._escaped = False, False
 
     def __enter__(self) -> "TextCheck":
@@ -135,7 +135,7 @@ class TextCheck:
         except json_syntax.TooLarge:
             raise invalid_at(spool, self.size, TOO_LARGE) from None
         if self._guard is None:
-            self._in_string, self._escaped = json_syntax.string_state(chunk, self._in_string, self._escaped)
+            self._in_string, self._escaped = string_state(chunk, self._in_string, self._escaped)
 
     def finish(self) -> None:
         if self.size == 0:
@@ -156,6 +156,27 @@ class TextCheck:
 def new_spool() -> IO[bytes]:
     """A temporary file for a body's bytes: in memory up to 1 MiB, then on disk."""
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+
+def string_state(data: bytes, inside: bool, escaped: bool) -> tuple[bool, bool]:
+    """Whether the stream is inside a string after ``data``, and its next byte escaped, from the
+    state before ``data``: quotes counted at C speed, less the escaped ones. Only for bytes yajl
+    took, where a backslash stands only in a string, and escapes the next byte unless escaped.
+
+    ijson ends a document whose one value is complete without a word for a string left open
+    after it (``[1] "abc``), as yajl does (see ``json_syntax.SyntaxCheck.close``). Where no yajl
+    is loaded, this is asked as the chunks go by."""
+    if not data:
+        return inside, escaped
+    if escaped:
+        data = data[1:]  # the escaped byte, a quote or a backslash among them
+    if b"\\" not in data:
+        return inside ^ (data.count(b'"') % 2 == 1), False
+    quotes = data.count(b'"')
+    if b'\\"' in data:
+        quotes -= data.replace(b"\\\\", b"").count(b'\\"')  # escaped ones: after an odd run
+    trailing = len(data) - len(data.rstrip(b"\\"))
+    return inside ^ (quotes % 2 == 1), trailing % 2 == 1
 
 
 def first_not_whitespace(chunk: bytes) -> int:
